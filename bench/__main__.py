@@ -1,0 +1,235 @@
+"""Time the product's pages and operations on a large deterministic data set.
+
+1. Point Django at a separate database (bench/bench.sqlite3, or BENCH_DATABASE_URL).
+2. Seed it once: 3,000 people in 30 units, 300 logins, 200,000 hash-chained audit entries.
+3. For each page and API list, time it in-process through Django's test client, and time
+   its floor in the same run: the same query and page size through a bare template loop
+   (pages) or ``json.dumps`` of ``.values()`` (API lists); also a trivial view.
+4. Print p50/p95, the ratio to the floor and the query count; write bench/results.json.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+
+def configure(args):
+    os.environ.setdefault("ISMS_DATA_DIR", str(HERE / "data"))
+    os.environ["DATABASE_URL"] = os.environ.get(
+        "BENCH_DATABASE_URL", f"sqlite:///{HERE / 'bench.sqlite3'}"
+    )
+    os.environ["DJANGO_SETTINGS_MODULE"] = "isms.settings"
+    os.environ["ISMS_ACTOR_LABEL"] = "bench"
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.conf import settings
+
+    settings.ALLOWED_HOSTS = ["*"]
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.DEBUG = False
+
+
+def timed(fn, repeat, warmup=5):
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    samples.sort()
+    p95 = samples[min(len(samples) - 1, round(0.95 * (len(samples) - 1)))]
+    return {"p50": statistics.median(samples), "p95": p95, "n": repeat}
+
+
+def count_queries(fn):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        fn()
+    return len(ctx)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="make bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--people", type=int, default=3000)
+    parser.add_argument("--audit", type=int, default=200_000)
+    parser.add_argument("--repeat", type=int, default=60)
+    parser.add_argument("--reseed", action="store_true", help="drop and regenerate the data set")
+    args = parser.parse_args(argv)
+    if args.reseed:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{HERE / 'bench.sqlite3'}{suffix}").unlink(missing_ok=True)
+    configure(args)
+
+    from bench import seed
+
+    seed.ensure(people=args.people, audit=args.audit)
+    results = run(args)
+    report(results)
+    (HERE / "results.json").write_text(json.dumps(results, ensure_ascii=False, indent=2))
+    print(f"\nwritten to {HERE / 'results.json'}")
+    failed = [r["name"] for r in results["rows"] if r.get("ok") is False]
+    if failed:
+        print("targets missed: " + ", ".join(failed))
+    return 0
+
+
+def run(args):
+    from django.db import connection
+    from django.template import engines
+    from django.test import Client
+
+    from bench import floors
+    from isms.audit import trail
+    from isms.core.models import User
+
+    officer = User.objects.get(username="bench-officer")
+    client = Client()
+    client.force_login(officer)
+    rows = []
+
+    def page(name, url, floor_fn, target_ms=50, ratio=3.0):
+        def hit():
+            response = client.get(url)
+            assert response.status_code == 200, (url, response.status_code)
+
+        timing = timed(hit, args.repeat)
+        floor = timed(floor_fn, args.repeat)
+        queries = count_queries(hit)
+        ok = timing["p95"] <= target_ms and timing["p95"] <= ratio * floor["p95"]
+        rows.append(
+            {
+                "name": name,
+                "url": url,
+                "p50_ms": round(timing["p50"], 2),
+                "p95_ms": round(timing["p95"], 2),
+                "floor_p50_ms": round(floor["p50"], 2),
+                "floor_p95_ms": round(floor["p95"], 2),
+                "ratio_p95": round(timing["p95"] / floor["p95"], 2),
+                "queries": queries,
+                "target": f"p95 <= {target_ms} ms and <= {ratio}x floor",
+                "ok": ok,
+            }
+        )
+
+    def api(name, url, floor_fn, ratio=4.0):
+        def hit():
+            response = client.get(url)
+            assert response.status_code == 200, (url, response.status_code)
+
+        timing = timed(hit, args.repeat)
+        floor = timed(floor_fn, args.repeat)
+        queries = count_queries(hit)
+        rows.append(
+            {
+                "name": name,
+                "url": url,
+                "p50_ms": round(timing["p50"], 2),
+                "p95_ms": round(timing["p95"], 2),
+                "floor_p50_ms": round(floor["p50"], 2),
+                "floor_p95_ms": round(floor["p95"], 2),
+                "ratio_p95": round(timing["p95"] / floor["p95"], 2),
+                "queries": queries,
+                "target": f"<= {ratio}x floor",
+                "ok": timing["p95"] <= ratio * floor["p95"],
+            }
+        )
+
+    django_engine = engines["django"]
+    trivial = timed(lambda: client.get("/healthz"), args.repeat)
+    rows.append(
+        {
+            "name": "trivial view (/healthz)",
+            "url": "/healthz",
+            "p50_ms": round(trivial["p50"], 2),
+            "p95_ms": round(trivial["p95"], 2),
+        }
+    )
+    page("people list page", "/core/person/", floors.people_page(django_engine))
+    page(
+        "people list page, filtered",
+        "/core/person/?status=active&q=%E9%99%B3",
+        floors.people_page(django_engine),
+    )
+    page(
+        "people list page, page 40",
+        "/core/person/?page=40",
+        floors.people_page(django_engine, offset=1950),
+    )
+    page("audit page", "/audit/entries/", floors.audit_page(django_engine))
+    page(
+        "audit page, filtered by action",
+        "/audit/entries/?action=update",
+        floors.audit_page(django_engine, action="update"),
+    )
+    page(
+        "audit page, page 2000",
+        "/audit/entries/?page=2000",
+        floors.audit_page(django_engine, offset=99950),
+    )
+    api("people API list", "/api/people/", floors.people_json())
+    api("audit API list", "/api/audit-entries/", floors.audit_json())
+
+    # Query counts must not depend on the number of rows: a page of 3 rows vs a page of 50.
+    few = count_queries(lambda: client.get("/core/person/?q=%E9%99%B3%E6%80%A1"))
+    many = count_queries(lambda: client.get("/core/person/"))
+    start = time.perf_counter()
+    result = trail.verify()
+    verify_s = time.perf_counter() - start
+    return {
+        "database": connection.vendor,
+        "people": args.people,
+        "audit_entries": result.checked,
+        "rows": rows,
+        "query_count_few_rows": few,
+        "query_count_50_rows": many,
+        "query_count_constant": few == many,
+        "audit_verify_seconds": round(verify_s, 2),
+        "audit_verify_ok": result.ok and verify_s < 10,
+    }
+
+
+def report(results):
+    print(
+        f"\nCampus ISMS bench on {results['database']}: {results['people']} people, "
+        f"{results['audit_entries']} audit entries\n"
+    )
+    head = (
+        f"{'what':<34}{'p50 ms':>9}{'p95 ms':>9}{'floor p95':>11}{'ratio':>8}{'queries':>9}  target"
+    )
+    print(head)
+    print("-" * len(head))
+    for r in results["rows"]:
+        floor = f"{r['floor_p95_ms']:>11.2f}" if "floor_p95_ms" in r else " " * 11
+        ratio = f"{r['ratio_p95']:>8.2f}" if "ratio_p95" in r else " " * 8
+        queries = f"{r['queries']:>9}" if "queries" in r else " " * 9
+        mark = "" if "ok" not in r else ("  ok" if r["ok"] else "  MISSED")
+        print(
+            f"{r['name']:<34}{r['p50_ms']:>9.2f}{r['p95_ms']:>9.2f}{floor}{ratio}{queries}  "
+            f"{r.get('target', '')}{mark}"
+        )
+    constant = "constant" if results["query_count_constant"] else "GROWS"
+    print(
+        f"\nquery count, people page with 3 rows vs 50 rows: {results['query_count_few_rows']} vs "
+        f"{results['query_count_50_rows']} ({constant})"
+    )
+    print(
+        f"isms audit-verify over {results['audit_entries']} entries: "
+        f"{results['audit_verify_seconds']} s (target < 10 s) "
+        f"{'ok' if results['audit_verify_ok'] else 'MISSED'}"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""The floors: the same query and page size, with nothing of the product around it."""
+
+import json
+
+from isms.audit.models import AuditEntry
+from isms.core.views import PersonRegister
+
+PEOPLE_LOOP = (
+    '<table>{% for p in rows %}<tr><td><a href="/core/person/{{ p.pk }}/">{{ p.name }}</a></td>'
+    "<td>{{ p.unit.name }}</td><td>{{ p.title }}</td><td>{{ p.get_kind_display }}</td>"
+    "<td>{{ p.extension }}</td><td>{{ p.email }}</td><td>{{ p.get_status_display }}</td>"
+    "<td>{{ p.onboard_date }}</td></tr>{% endfor %}</table>"
+)
+AUDIT_LOOP = (
+    '<table>{% for e in rows %}<tr><td><a href="/audit/entries/{{ e.pk }}/">{{ e.id }}</a></td>'
+    "<td>{{ e.timestamp }}</td><td>{{ e.actor_label }}</td><td>{{ e.get_action_display }}</td>"
+    "<td>{{ e.model_label }} #{{ e.object_id }} {{ e.object_repr }}</td><td>{{ e.ip }}</td></tr>"
+    "{% endfor %}</table>"
+)
+PEOPLE_FIELDS = [
+    "id",
+    "name",
+    "english_name",
+    "kind",
+    "unit",
+    "unit__name",
+    "title",
+    "email",
+    "extension",
+    "phone",
+    "status",
+    "onboard_date",
+    "leave_date",
+    "organization",
+    "notes",
+    "voided_at",
+    "void_reason",
+]
+AUDIT_FIELDS = [
+    "id",
+    "timestamp",
+    "actor",
+    "actor_label",
+    "action",
+    "model_label",
+    "object_id",
+    "object_repr",
+    "changes",
+    "message",
+    "ip",
+    "request_id",
+    "hash",
+]
+
+
+def people_qs():
+    return PersonRegister.base_queryset().filter(voided_at__isnull=True)
+
+
+def people_page(engine, offset=0):
+    template = engine.from_string(PEOPLE_LOOP)
+
+    def floor():
+        return template.render({"rows": list(people_qs()[offset : offset + 50])})
+
+    return floor
+
+
+def audit_page(engine, offset=0, action=None):
+    template = engine.from_string(AUDIT_LOOP)
+
+    def floor():
+        qs = AuditEntry.objects.order_by("-id")
+        if action:
+            qs = qs.filter(action=action)
+        return template.render({"rows": list(qs[offset : offset + 50])})
+
+    return floor
+
+
+def people_json():
+    def floor():
+        return json.dumps(list(people_qs().values(*PEOPLE_FIELDS)[:50]), default=str)
+
+    return floor
+
+
+def audit_json():
+    def floor():
+        rows = AuditEntry.objects.order_by("-id").values(*AUDIT_FIELDS)[:50]
+        return json.dumps(list(rows), default=str, ensure_ascii=False)
+
+    return floor

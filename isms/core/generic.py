@@ -1,0 +1,354 @@
+"""The generic pages every register gets: list, detail, add, edit, void, delete, history, export.
+
+Each view checks the register's access matrix for its action, and looks records up
+through ``access.restrict`` so that a record outside the person's scope is a 404.
+"""
+
+import csv
+import io
+
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
+from django.db import transaction
+from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views import View
+
+from isms.audit import trail
+from isms.audit.models import AuditEntry
+
+from . import services
+from .access import can, restrict
+from .forms import VoidForm
+
+
+class ProtectedView(View):
+    """Base of every signed-in page: anonymous → sign-in, role not allowed → 403."""
+
+    access = None
+    action = "view"
+
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if self.access is None or not can(request.user, self.action, self.access):
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+
+class RegisterView(ProtectedView):
+    register = None
+
+    @property
+    def access(self):
+        return self.register.access
+
+    def scoped(self, action=None):
+        return restrict(
+            self.register.base_queryset(), self.request.user, action or self.action, self.access
+        )
+
+    def get_object(self, action=None):
+        try:
+            return self.scoped(action).get(pk=self.kwargs["pk"])
+        except (self.register.model.DoesNotExist, ValueError, TypeError) as exc:
+            raise Http404 from exc
+
+    def context(self, **extra):
+        reg = self.register
+        user = self.request.user
+        ctx = {
+            "register": reg,
+            "opts": reg.model._meta,
+            "clause": reg.clause,
+            "can_add": reg.form_class is not None and can(user, "add", reg.access),
+            "can_change": reg.form_class is not None and can(user, "change", reg.access),
+            "can_void": reg.voidable() and can(user, "void", reg.access),
+            "can_delete": reg.deletable and can(user, "delete", reg.access),
+            "can_export": can(user, "export", reg.access),
+            "url": {v: reg.url_name(v) for v in VIEW_NAMES},
+        }
+        ctx.update(extra)
+        return ctx
+
+
+def filtered(view):
+    """The register's queryset narrowed by scope, filters and the chosen sort."""
+    reg = view.register
+    qs = view.scoped("view" if view.action == "export" else None)
+    filterset = None
+    if reg.filterset_class is not None:
+        filterset = reg.filterset_class(view.request.GET, queryset=qs, request=view.request)
+        qs = filterset.qs if filterset.is_valid() else qs.none()
+    sort = view.request.GET.get("sort", "")
+    keys = reg.sort_keys()
+    if sort.lstrip("-") in keys:
+        field = keys[sort.lstrip("-")]
+        qs = qs.order_by(("-" if sort.startswith("-") else "") + field, "-pk")
+    else:
+        sort = ""
+    if reg.voidable() and not view.request.GET.get("voided"):
+        qs = qs.filter(voided_at__isnull=True)
+    return qs, filterset, sort
+
+
+class ListPage(RegisterView):
+    def get(self, request):
+        reg = self.register
+        qs, filterset, sort = filtered(self)
+        paginator = Paginator(qs, reg.paginate_by)
+        try:
+            page = paginator.page(request.GET.get("page") or 1)
+        except (EmptyPage, PageNotAnInteger):
+            page = paginator.page(paginator.num_pages if request.GET.get("page") else 1)
+        rows = reg.render_rows(page.object_list, lambda o: o.get_absolute_url())
+        params = request.GET.copy()
+        params.pop("page", None)
+        sort_params = params.copy()
+        sort_params.pop("sort", None)
+        ctx = self.context(
+            filter=filterset,
+            page_obj=page,
+            rows=rows,
+            columns=[(c, reg.sort_keys().get(c.name)) for c in reg.page_columns()],
+            sort=sort,
+            query=params.urlencode(),
+            sort_query=sort_params.urlencode(),
+        )
+        template = "generic/list.html"
+        if request.htmx and request.htmx.target == "register-table":
+            template += "#table"
+        return render(request, template, ctx)
+
+
+class ExportView(RegisterView):
+    action = "export"
+
+    def get(self, request):
+        reg = self.register
+        fmt = request.GET.get("format", "csv")
+        if fmt not in {"csv", "xlsx"}:
+            return HttpResponse(_("不支援的匯出格式。"), status=400)
+        qs, _filterset, _sort = filtered(self)
+        cols = reg.export_columns()
+        header = [str(c.label) for c in cols]
+        stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+        name = f"{reg.model._meta.model_name}-{stamp}.{fmt}"
+        params = {k: v for k, v in request.GET.items() if k != "format"}
+        trail.record(
+            trail.Action.EXPORT,
+            model_label=reg.model._meta.label_lower,
+            object_repr=str(reg.model._meta.verbose_name_plural),
+            changes={
+                "format": [None, fmt],
+                "filters": [None, params],
+                "rows": [None, qs.count()],
+            },
+        )
+        if fmt == "csv":
+            return csv_response(name, header, ([c.text(o) for c in cols] for o in qs.iterator()))
+        return xlsx_response(name, header, ([c.text(o) for c in cols] for o in qs.iterator()))
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def csv_response(filename, header, rows):
+    writer = csv.writer(_Echo())
+
+    def stream():
+        yield "\ufeff"  # so that Excel opens UTF-8 Chinese text correctly
+        yield writer.writerow(header)
+        for row in rows:
+            yield writer.writerow(row)
+
+    response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def xlsx_response(filename, header, rows):
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet()
+    sheet.append(header)
+    for row in rows:
+        sheet.append(row)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    response = HttpResponse(
+        buffer.getvalue(),
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+class DetailPage(RegisterView):
+    template_name = "generic/detail.html"
+
+    def get(self, request, pk):
+        obj = self.get_object()
+        reg = self.register
+        ctx = self.context(
+            object=obj,
+            rows=reg.detail_rows(obj),
+            history=history_for(obj)[:10] if can_see_history(request.user, reg) else None,
+            attachments=services.attachments_for(obj) if reg.attachments else None,
+        )
+        template = getattr(reg, "detail_template", None) or self.template_name
+        return render(request, [template, "generic/detail.html"], ctx)
+
+
+class FormPage(RegisterView):
+    template_name = "generic/form.html"
+
+    def get_instance(self):
+        return self.get_object() if "pk" in self.kwargs else None
+
+    def make_form(self, instance, data=None, files=None):
+        form_class = self.register.form_class
+        if instance is None:
+            form_class = getattr(self.register, "add_form_class", None) or form_class
+        return form_class(data=data, files=files, instance=instance, request=self.request)
+
+    def get(self, request, pk=None):
+        form = self.make_form(self.get_instance())
+        return render(request, self.template_name, self.context(form=form, object=form.instance))
+
+    def post(self, request, pk=None):
+        form = self.make_form(self.get_instance(), request.POST, request.FILES)
+        if form.is_valid():
+            with transaction.atomic():
+                obj = form.save()
+            messages.success(request, _("已儲存「%(obj)s」。") % {"obj": obj})
+            return redirect(obj.get_absolute_url())
+        ctx = self.context(form=form, object=form.instance)
+        return render(request, self.template_name, ctx, status=400)
+
+
+class AddPage(FormPage):
+    action = "add"
+
+
+class EditPage(FormPage):
+    action = "change"
+
+
+class VoidPage(RegisterView):
+    action = "void"
+    template_name = "generic/void.html"
+
+    def get(self, request, pk):
+        obj = self.get_object()
+        return render(request, self.template_name, self.context(object=obj, form=VoidForm()))
+
+    def post(self, request, pk):
+        obj = self.get_object()
+        form = VoidForm(request.POST)
+        if obj.voided_at is not None:
+            form.add_error(None, _("此筆資料已作廢。"))
+        if form.is_valid() and obj.voided_at is None:
+            services.record_void(obj, actor=request.user, reason=form.cleaned_data["reason"])
+            messages.success(request, _("已作廢「%(obj)s」。") % {"obj": obj})
+            return redirect(obj.get_absolute_url())
+        ctx = self.context(object=obj, form=form)
+        return render(request, self.template_name, ctx, status=400)
+
+
+class DeletePage(RegisterView):
+    action = "delete"
+    template_name = "generic/delete.html"
+
+    def get(self, request, pk):
+        return render(request, self.template_name, self.context(object=self.get_object()))
+
+    def post(self, request, pk):
+        obj = self.get_object()
+        try:
+            with transaction.atomic():
+                obj.delete()
+        except Exception as exc:  # ProtectedError, RestrictedError
+            if exc.__class__.__name__ not in {"ProtectedError", "RestrictedError"}:
+                raise
+            messages.error(request, _("此筆資料仍被其他資料使用，無法刪除。"))
+            return redirect(obj.get_absolute_url())
+        messages.success(request, _("已刪除「%(obj)s」。") % {"obj": obj})
+        return redirect(reverse(self.register.url_name("list")))
+
+
+def can_see_history(user, reg) -> bool:
+    from .access import user_roles
+    from .roles import MANAGERS
+
+    return user.is_superuser or can(user, "change", reg.access) or bool(user_roles(user) & MANAGERS)
+
+
+def history_for(obj):
+    return AuditEntry.objects.filter(
+        model_label=obj._meta.label_lower, object_id=str(obj.pk)
+    ).select_related("actor")
+
+
+class HistoryPage(RegisterView):
+    def get(self, request, pk):
+        obj = self.get_object()
+        if not can_see_history(request.user, self.register):
+            raise PermissionDenied
+        paginator = Paginator(history_for(obj), 50)
+        try:
+            page = paginator.page(request.GET.get("page") or 1)
+        except (EmptyPage, PageNotAnInteger):
+            page = paginator.page(1)
+        return render(request, "generic/history.html", self.context(object=obj, page_obj=page))
+
+
+VIEW_NAMES = ("list", "detail", "add", "edit", "void", "delete", "history", "export")
+
+
+def register_urls(reg):
+    """The URL patterns of a register, named ``<model>_<view>`` in the app's namespace."""
+    name = reg.prefix()
+    route = getattr(reg, "route", None) or name
+
+    def view(cls, action=None):
+        attrs = {"register": reg}
+        if action:
+            attrs["action"] = action
+        return type(f"{reg.__name__}{cls.__name__}", (cls,), attrs).as_view()
+
+    patterns = [
+        path(f"{route}/", view(ListPage), name=f"{name}_list"),
+        path(f"{route}/export/", view(ExportView), name=f"{name}_export"),
+        path(
+            f"{route}/<int:pk>/",
+            view(getattr(reg, "detail_view", None) or DetailPage),
+            name=f"{name}_detail",
+        ),
+    ]
+    if reg.history:
+        patterns.append(
+            path(f"{route}/<int:pk>/history/", view(HistoryPage), name=f"{name}_history")
+        )
+    if reg.form_class is not None:
+        patterns += [
+            path(
+                f"{route}/add/",
+                view(getattr(reg, "add_view", None) or AddPage),
+                name=f"{name}_add",
+            ),
+            path(f"{route}/<int:pk>/edit/", view(EditPage), name=f"{name}_edit"),
+        ]
+    if reg.voidable():
+        patterns.append(path(f"{route}/<int:pk>/void/", view(VoidPage), name=f"{name}_void"))
+    if reg.deletable:
+        patterns.append(path(f"{route}/<int:pk>/delete/", view(DeletePage), name=f"{name}_delete"))
+    return patterns

@@ -1,0 +1,196 @@
+"""Registers: one declaration per model gives its list, detail, create, edit, void,
+history and export pages, its API endpoint and its tests.
+
+A module declares, for each model it keeps::
+
+    class PersonRegister(Register):
+        model = Person
+        clause = "2.7"
+        access = Access(view=..., add=..., change=..., void=...)
+        columns = [Column("name", _("姓名"), link=True), ...]
+        filterset_class = PersonFilterSet
+        form_class = PersonForm
+        serializer_class = PersonSerializer
+
+and adds ``PersonRegister.urls()`` to its urlpatterns and ``PersonRegister`` to the API
+router (``api.router.register_register``). See docs/adding-a-module.md.
+"""
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.db import models
+from django.utils.html import conditional_escape
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy as _
+
+from . import roc
+from .access import Access
+
+REGISTRY: dict[str, type["Register"]] = {}
+
+
+def resolve(obj, path: str):
+    """Follow a dotted path (``unit.name``) through an object; choices show their label."""
+    parts = path.split(".")
+    for i, part in enumerate(parts):
+        if obj is None:
+            return None
+        if i == len(parts) - 1:
+            display = getattr(obj, f"get_{part}_display", None)
+            if display is not None:
+                return display()
+        obj = getattr(obj, part)
+    return obj
+
+
+def as_text(value) -> str:
+    """A cell value as the forms show it: ROC dates, 是/否, empty for None."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(_("是")) if value else str(_("否"))
+    if isinstance(value, dt.datetime):
+        return roc.format_roc_datetime(value)
+    if isinstance(value, dt.date):
+        return roc.format_roc(value)
+    return str(value)
+
+
+@dataclass
+class Column:
+    """One column of a register, declared once for the page, CSV and XLSX."""
+
+    name: str
+    label: str
+    accessor: str | Callable | None = None
+    sort: str | None = ""  # "" means: sort by ``name`` when it is a model field
+    link: bool = False
+    export: bool = True
+    page: bool = True
+
+    def value(self, obj):
+        if callable(self.accessor):
+            return self.accessor(obj)
+        return resolve(obj, self.accessor or self.name)
+
+    def text(self, obj) -> str:
+        return as_text(self.value(obj))
+
+
+class Register:
+    """Declaration of one kept record type; subclasses set the attributes below."""
+
+    model: type[models.Model]
+    clause: str = ""
+    access: Access
+    columns: list[Column] = []
+    filterset_class = None
+    form_class = None
+    serializer_class = None
+    detail_fields: list[str] | None = None
+    select_related: tuple[str, ...] = ()
+    prefetch_related: tuple[str, ...] = ()
+    ordering: tuple[str, ...] = ("-pk",)
+    paginate_by = 50
+    deletable = False
+    attachments = True
+    history = True
+    url_prefix: str = ""
+    nav_group: str = ""
+    nav_label: str = ""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if getattr(cls, "model", None) is not None:
+            REGISTRY[cls.model._meta.label_lower] = cls
+
+    # names ---------------------------------------------------------------
+    @classmethod
+    def namespace(cls) -> str:
+        return cls.model._meta.app_label
+
+    @classmethod
+    def prefix(cls) -> str:
+        return cls.url_prefix or cls.model._meta.model_name
+
+    @classmethod
+    def url_name(cls, view: str) -> str:
+        return f"{cls.namespace()}:{cls.prefix()}_{view}"
+
+    @classmethod
+    def verbose_name(cls) -> str:
+        return str(cls.model._meta.verbose_name)
+
+    @classmethod
+    def voidable(cls) -> bool:
+        return any(f.name == "voided_at" for f in cls.model._meta.concrete_fields)
+
+    # data ----------------------------------------------------------------
+    @classmethod
+    def base_queryset(cls):
+        qs = cls.model._default_manager.all()
+        if cls.select_related:
+            qs = qs.select_related(*cls.select_related)
+        if cls.prefetch_related:
+            qs = qs.prefetch_related(*cls.prefetch_related)
+        return qs.order_by(*cls.ordering)
+
+    @classmethod
+    def sort_keys(cls) -> dict[str, str]:
+        keys = {}
+        field_names = {f.name for f in cls.model._meta.get_fields()}
+        for col in cls.columns:
+            if col.sort:
+                keys[col.name] = col.sort
+            elif col.sort == "" and col.name in field_names and not callable(col.accessor):
+                keys[col.name] = col.name
+        return keys
+
+    @classmethod
+    def page_columns(cls) -> list[Column]:
+        return [c for c in cls.columns if c.page]
+
+    @classmethod
+    def export_columns(cls) -> list[Column]:
+        return [c for c in cls.columns if c.export]
+
+    @classmethod
+    def render_rows(cls, objects, url_for: Callable) -> str:
+        """The table body as HTML, built in Python: this is the hot path of every list page."""
+        cols = cls.page_columns()
+        out = []
+        for obj in objects:
+            cells = []
+            voided = getattr(obj, "voided_at", None) is not None
+            for col in cols:
+                text = conditional_escape(col.text(obj))
+                if col.link:
+                    cells.append(f'<td><a href="{url_for(obj)}">{text or "—"}</a></td>')
+                else:
+                    cells.append(f"<td>{text}</td>")
+            cls_attr = ' class="voided"' if voided else ""
+            out.append(f"<tr{cls_attr}>{''.join(cells)}</tr>")
+        return mark_safe("".join(out))
+
+    @classmethod
+    def detail_rows(cls, obj) -> list[tuple[str, str]]:
+        names = cls.detail_fields
+        if names is None:
+            names = [
+                f.name
+                for f in cls.model._meta.concrete_fields
+                if f.name not in {"id", "voided_at", "voided_by", "void_reason", "password"}
+            ]
+        rows = []
+        for name in names:
+            field = cls.model._meta.get_field(name)
+            rows.append((str(field.verbose_name), as_text(resolve(obj, name))))
+        return rows
+
+    @classmethod
+    def urls(cls):
+        from .generic import register_urls
+
+        return register_urls(cls)
