@@ -2,6 +2,8 @@
 
 import json
 
+from django.db.models import Q
+
 from isms.audit.models import AuditEntry
 from isms.core.views import PersonRegister
 
@@ -57,11 +59,22 @@ def people_qs():
     return PersonRegister.base_queryset().filter(voided_at__isnull=True)
 
 
-def people_page(engine, offset=0):
+def people_page(engine, offset=0, status=None, q=None):
     template = engine.from_string(PEOPLE_LOOP)
 
     def floor():
-        return template.render({"rows": list(people_qs()[offset : offset + 50])})
+        qs = people_qs()
+        if status:
+            qs = qs.filter(status=status)
+        if q:
+            qs = qs.filter(
+                Q(name__icontains=q)
+                | Q(english_name__icontains=q)
+                | Q(email__icontains=q)
+                | Q(title__icontains=q)
+                | Q(extension__icontains=q)
+            )
+        return template.render({"rows": list(qs[offset : offset + 50])})
 
     return floor
 

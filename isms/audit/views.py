@@ -1,10 +1,15 @@
 """The audit trail pages and API: global list with filters, one entry, export."""
 
+import functools
+
+from django.apps import apps
 from django.utils.translation import gettext_lazy as _
-from rest_framework import serializers, viewsets
+from rest_framework import viewsets
 
 from isms.core.access import Access, restrict
 from isms.core.registers import Column, Register
+from isms.core.restapi import ModelSerializer
+from isms.core.restbase import CursorPagination
 from isms.core.roles import MANAGERS
 
 from .filters import AuditEntryFilterSet
@@ -13,12 +18,19 @@ from .models import AuditEntry
 AUDIT_ACCESS = Access(view=MANAGERS)
 
 
+@functools.cache
+def model_name(label: str) -> str:
+    """The zh-TW name of a record type (``core.person`` → 人員), or the label itself."""
+    try:
+        return str(apps.get_model(label)._meta.verbose_name)
+    except (LookupError, ValueError):
+        return label
+
+
 def _record(entry):
-    return (
-        f"{entry.model_label} #{entry.object_id} {entry.object_repr}".strip()
-        if entry.model_label
-        else entry.object_repr
-    )
+    if not entry.model_label:
+        return entry.object_repr
+    return f"{model_name(entry.model_label)} #{entry.object_id} {entry.object_repr}".strip()
 
 
 class AuditEntryRegister(Register):
@@ -43,7 +55,7 @@ class AuditEntryRegister(Register):
     url_prefix = "entry"
 
 
-class AuditEntrySerializer(serializers.ModelSerializer):
+class AuditEntrySerializer(ModelSerializer):
     class Meta:
         model = AuditEntry
         fields = [
@@ -68,6 +80,7 @@ class AuditEntryViewSet(viewsets.ReadOnlyModelViewSet):
 
     access = AUDIT_ACCESS
     serializer_class = AuditEntrySerializer
+    pagination_class = CursorPagination
     filterset_class = AuditEntryFilterSet
     queryset = AuditEntry.objects.none()
 

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from . import services
+from . import roc, services
 from .fields import ROCDateField
 from .models import ContactEntry, Person, SchoolProfile, Unit, User
 from .roles import ROLES
@@ -119,23 +119,16 @@ class SchoolProfileForm(ModelForm):
         ]
 
     def clean(self):
-        import datetime as dt
-
         data = super().clean()
-        starts = []
-        for prefix in ("first", "second"):
-            month = data.get(f"{prefix}_semester_start_month")
-            day = data.get(f"{prefix}_semester_start_day")
-            if month is None or day is None:
-                continue
+        names = [
+            f"{p}_semester_start_{part}" for p in ("first", "second") for part in ("month", "day")
+        ]
+        values = [data.get(name) for name in names]
+        if None not in values:
             try:
-                starts.append(dt.date(2024, month, day))  # a leap year accepts 2/29
-            except ValueError:
-                self.add_error(f"{prefix}_semester_start_day", _("不是有效的月日。"))
-        if len(starts) == 2 and not starts[1] < starts[0]:
-            self.add_error(
-                "second_semester_start_month", _("第 2 學期須在同一曆年中早於第 1 學期開始。")
-            )
+                roc.validate_term_starts((values[0], values[1]), (values[2], values[3]))
+            except ValueError as error:
+                self.add_error("first_semester_start_day", str(error))
         return data
 
 

@@ -51,10 +51,13 @@ def as_text(value) -> str:
         return ""
     if isinstance(value, bool):
         return str(_("是")) if value else str(_("否"))
-    if isinstance(value, dt.datetime):
-        return roc.format_roc_datetime(value)
-    if isinstance(value, dt.date):
-        return roc.format_roc(value)
+    try:
+        if isinstance(value, dt.datetime):
+            return roc.format_roc_datetime(value)
+        if isinstance(value, dt.date):
+            return roc.format_roc(value)
+    except ValueError:  # before 民國元年: no ROC form exists
+        return value.isoformat()
     return str(value)
 
 

@@ -33,6 +33,7 @@ from .forms import (
 )
 from .generic import AddPage, DetailPage, ProtectedView, RegisterView
 from .models import ApiToken, Attachment, ContactEntry, Person, SchoolProfile, Unit, User
+from .passwords import clear_signin_screen_words
 from .registers import REGISTRY, Register
 from .roles import (
     ALL_ROLES,
@@ -243,6 +244,7 @@ class SchoolEditView(ProtectedView):
         if form.is_valid():
             with transaction.atomic():
                 form.save()
+            clear_signin_screen_words()  # the sign-in screen shows the school's name (A-5 二.10)
             messages.success(request, _("已更新學校基本資料。"))
             return redirect("core:school")
         return render(request, "core/school_form.html", {"form": form}, status=400)

@@ -117,7 +117,7 @@ class TestSchoolAndContacts:
         response = c.post("/core/school/edit/", data)
         assert response.status_code == 400
         body = response.content.decode()
-        assert "OID" in body and "不是有效的月日" in body
+        assert "OID" in body and "不存在" in body
 
     def test_only_the_officer_edits_the_school_and_contacts(self, client_for):
         for role in sorted(ALL_ROLES - {SECURITY_OFFICER}):
