@@ -10,6 +10,7 @@ urlpatterns = [
     path("contacts/", views.ContactsView.as_view(), name="contacts"),
     path("contacts/edit/", views.ContactsEditView.as_view(), name="contacts_edit"),
     path("contacts/print/", views.ContactsPrintView.as_view(), name="contacts_print"),
+    path("roles/", views.RolesOverviewView.as_view(), name="roles"),
     path("users/<int:pk>/roles/", views.UserRolesView.as_view(), name="user_roles"),
     path(
         "users/<int:pk>/reset-password/",

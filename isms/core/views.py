@@ -37,6 +37,7 @@ from .passwords import clear_signin_screen_words
 from .registers import REGISTRY, Register
 from .roles import (
     ALL_ROLES,
+    ROLES,
     EQUIPMENT_HEAD,
     MANAGERS,
     PERSONNEL,
@@ -305,6 +306,45 @@ class ContactsEditView(ProtectedView):
 # Logins: roles, default passwords, API keys
 
 
+class RolesOverviewView(ProtectedView):
+    """The roles, who holds them, and what each may do in every register (the matrix)."""
+
+    access = Access(view=MANAGERS | ACCOUNT_KEEPERS)
+
+    def get(self, request):
+        from django.contrib.auth.models import Group
+        from django.db.models import Count, Q
+
+        counts = dict(
+            Group.objects.annotate(n=Count("user", filter=Q(user__is_active=True))).values_list(
+                "name", "n"
+            )
+        )
+        actions = [
+            ("view", _("檢視")),
+            ("add", _("新增")),
+            ("change", _("修改")),
+            ("void", _("作廢")),
+            ("delete", _("刪除")),
+            ("export", _("匯出")),
+        ]
+        matrix = []
+        for reg in sorted(REGISTRY.values(), key=lambda r: (r.namespace(), r.verbose_name())):
+            cells = []
+            for action, _label in actions:
+                roles = reg.access.roles(action)
+                cells.append(
+                    "、".join(str(ROLES[r][0]) for r in ROLES if r in roles) if roles else "—"
+                )
+            matrix.append((reg.verbose_name(), reg.clause, cells))
+        roles = [(code, label, desc, counts.get(code, 0)) for code, (label, desc) in ROLES.items()]
+        return render(
+            request,
+            "core/roles.html",
+            {"roles": roles, "actions": [a[1] for a in actions], "matrix": matrix},
+        )
+
+
 class UserRolesView(RegisterView):
     register = UserRegister
     action = "change"
@@ -531,6 +571,8 @@ def navigation(user):
     if can(user, "view", SCHOOL_ACCESS):
         fixed.insert(0, (_("學校基本資料"), reverse("core:school")))
         fixed.insert(1, (_("資安事件通報聯絡人（A-6）"), reverse("core:contacts")))
+    if can(user, "view", RolesOverviewView.access):
+        fixed.append((_("角色與權限"), reverse("core:roles")))
     from isms.audit.views import AUDIT_ACCESS
 
     if can(user, "view", AUDIT_ACCESS):

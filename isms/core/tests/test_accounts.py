@@ -233,3 +233,13 @@ def test_check_password_command_reads_stdin_and_exits_1_on_violations(tmp_path):
         timeout=60,
     )
     assert good.returncode == 0 and json.loads(good.stdout) == {"ok": True, "violations": []}
+
+
+@pytest.mark.django_db
+def test_the_roles_page_shows_the_matrix_to_managers_and_account_keepers(client_for):
+    for role in sorted(ALL_ROLES):
+        expected = 200 if role in MANAGERS | ACCOUNT_KEEPERS else 403
+        response = client_for(role).get("/core/roles/")
+        assert response.status_code == expected
+    body = client_for(SECURITY_OFFICER).get("/core/roles/").content.decode()
+    assert "資安業務承辦人" in body and "資安業務承辦人、人事室" in body
