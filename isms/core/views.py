@@ -37,10 +37,10 @@ from .passwords import clear_signin_screen_words
 from .registers import REGISTRY, Register
 from .roles import (
     ALL_ROLES,
-    ROLES,
     EQUIPMENT_HEAD,
     MANAGERS,
     PERSONNEL,
+    ROLES,
     SECURITY_OFFICER,
     SYSADMIN,
 )
