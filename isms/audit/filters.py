@@ -25,7 +25,7 @@ def model_choices():
 class AuditEntryFilterSet(FilterSet):
     search_fields = ("object_repr", "message")
     actor = df.CharFilter(label=_("執行者（帳號或姓名）"), method="filter_actor")
-    model_label = df.ChoiceFilter(label=_("資料類型"), choices=model_choices)
+    model_label = df.ChoiceFilter(label=_("資料類型"), choices=model_choices())
     action = df.ChoiceFilter(label=_("動作"), choices=AuditEntry.Action.choices)
     date_from = ROCDateFilter(label=_("日期起"), method="filter_from")
     date_to = ROCDateFilter(label=_("日期迄"), method="filter_to")

@@ -19,7 +19,9 @@ class UnitSerializer(ModelSerializer):
 
 
 class PersonSerializer(ModelSerializer):
-    unit_name = serializers.CharField(source="unit.name", read_only=True, default=None)
+    unit_name = serializers.CharField(
+        source="unit.name", read_only=True, default=None, allow_null=True
+    )
 
     class Meta:
         model = Person

@@ -3,6 +3,7 @@
 from django.core.management.base import BaseCommand
 
 from isms.core import demo, services
+from isms.core.roles import ROLES, role_label
 
 
 class Command(BaseCommand):
@@ -25,7 +26,9 @@ class Command(BaseCommand):
             return
         self.stdout.write("示範帳號（第一次登入須變更預設通行碼）：")
         for user in result["logins"]:
-            roles = ", ".join(sorted(user.groups.values_list("name", flat=True)))
+            roles = "、".join(
+                role_label(code) for code in ROLES if user.groups.filter(name=code).exists()
+            )
             if not user.must_change_password:
                 state = "已變更通行碼"
             elif services.default_password_expired(user):
