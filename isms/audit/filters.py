@@ -16,7 +16,7 @@ def model_choices():
     from django.apps import apps
 
     return sorted(
-        (m._meta.label_lower, str(m._meta.verbose_name))
+        (m._meta.label_lower, m._meta.verbose_name)
         for m in apps.get_models()
         if m.__module__.startswith("isms.") and m._meta.app_label != "audit"
     )

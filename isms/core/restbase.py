@@ -1,9 +1,10 @@
 """API settings that DRF imports early (kept apart from viewsets to avoid an import cycle)."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext as _
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import pagination
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -42,6 +43,9 @@ class Pagination(PageNumberPagination):
 
 def exception_handler(exc, context):
     """DRF's handler, plus Django's ValidationError from services as a 400 with fields."""
+    if isinstance(exc, ParseError):
+        # DRF words this one without gettext ("JSON parse error - …").
+        exc = ParseError(_("請求內容不是有效的 JSON。"))
     if isinstance(exc, DjangoValidationError):
         detail = (
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}

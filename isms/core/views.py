@@ -116,7 +116,7 @@ class PersonRegister(Register):
     @classmethod
     def detail_rows(cls, obj):
         rows = super().detail_rows(obj)
-        rows.insert(8, (_("生日"), "已登錄" if obj.birthday else ""))
+        rows.insert(8, (_("生日"), _("已登錄") if obj.birthday else ""))
         rows.insert(9, (_("身分證字號"), obj.masked_national_id))
         return rows
 
