@@ -5,6 +5,8 @@ import json
 from django.db.models import Q
 
 from isms.audit.models import AuditEntry
+from isms.audit.views import AuditEntrySerializer
+from isms.core.api import PersonSerializer
 from isms.core.views import PersonRegister
 
 PEOPLE_LOOP = (
@@ -19,40 +21,9 @@ AUDIT_LOOP = (
     "<td>{{ e.model_label }} #{{ e.object_id }} {{ e.object_repr }}</td><td>{{ e.ip }}</td></tr>"
     "{% endfor %}</table>"
 )
-PEOPLE_FIELDS = [
-    "id",
-    "name",
-    "english_name",
-    "kind",
-    "unit",
-    "unit__name",
-    "title",
-    "email",
-    "extension",
-    "phone",
-    "status",
-    "onboard_date",
-    "leave_date",
-    "organization",
-    "notes",
-    "voided_at",
-    "void_reason",
-]
-AUDIT_FIELDS = [
-    "id",
-    "timestamp",
-    "actor",
-    "actor_label",
-    "action",
-    "model_label",
-    "object_id",
-    "object_repr",
-    "changes",
-    "message",
-    "ip",
-    "request_id",
-    "hash",
-]
+# The API's own fields, read the cheapest way (the unit's name through a join).
+PEOPLE_FIELDS = ["unit__name" if f == "unit_name" else f for f in PersonSerializer.Meta.fields]
+AUDIT_FIELDS = AuditEntrySerializer.Meta.fields
 
 
 def people_qs():

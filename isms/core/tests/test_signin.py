@@ -143,6 +143,15 @@ class TestLockOut:
         assert "鎖定" in response.content.decode()
         assert AuditEntry.objects.filter(action="lockout").exists()
         assert AuditEntry.objects.filter(action="login_failed").count() >= 3
+        from axes.models import AccessAttempt, AccessFailureLog
+
+        stored = " ".join(
+            str(v)
+            for model in (AccessAttempt, AccessFailureLog)
+            for row in model.objects.values()
+            for v in row.values()
+        )
+        assert "wrong-password-1" not in stored and "Xk7#pq92mv" not in stored
 
     def test_the_lock_lifts_after_the_cool_off(self, client, make_user, settings):
         settings.AXES_FAILURE_LIMIT = 2
