@@ -5,6 +5,8 @@ import json
 import pytest
 import schemathesis
 from django.core.management import call_command
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
 from hypothesis import HealthCheck, given, settings
@@ -16,7 +18,22 @@ from isms.wsgi import application
 
 
 @pytest.fixture
-def api_schema(db):
+def wsgi_in_test_transaction():
+    """Keep the test's database connection across WSGI requests.
+
+    Outside Django's test client, the end of each request closes "old" connections; inside
+    a test's transaction that would close the connection the test is using (as Django's
+    own test client avoids by the same disconnection).
+    """
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def api_schema(db, wsgi_in_test_transaction):
     spec = SchemaGenerator().get_schema(request=None, public=True)
     schema = schemathesis.openapi.from_dict(json.loads(OpenApiJsonRenderer().render(spec)))
     schema.app = application
