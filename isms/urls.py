@@ -3,16 +3,23 @@
 from django.contrib import admin
 from django.http import HttpResponse
 from django.urls import include, path
+from django.views.i18n import set_language
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from isms.audit import views as audit_views
+from isms.compliance import views as compliance_views
 from isms.core import api as core_api
 from isms.core import views as core_views
 from isms.core.restapi import router
+from isms.notifications.views import NotificationRegister
 
 router.register_register(core_views.PersonRegister, "people")
 router.register_register(core_views.UnitRegister, "units")
 router.register_register(core_views.UserRegister, "users")
+router.register_register(compliance_views.ObligationStateRegister, "obligations")
+router.register_register(compliance_views.ClauseRegister, "clauses")
+router.register_register(compliance_views.PolicyRevisionRegister, "policy-revisions")
+router.register_register(NotificationRegister, "notifications")
 router.register("audit-entries", audit_views.AuditEntryViewSet, basename="audit-entry")
 
 
@@ -21,15 +28,19 @@ def healthz(request):
 
 
 healthz.isms_public = True
+set_language.isms_public = True  # only sets the language cookie
 
 urlpatterns = [
-    path("", core_views.HomeView.as_view(), name="home"),
+    path("", compliance_views.DashboardView.as_view(), name="home"),
     path("login/", core_views.LoginView.as_view(), name="login"),
     path("logout/", core_views.LogoutView.as_view(), name="logout"),
     path("password/", core_views.PasswordChangeView.as_view(), name="password_change"),
     path("healthz", healthz, name="healthz"),
+    path("i18n/setlang/", set_language, name="set_language"),
     path("core/", include("isms.core.urls")),
     path("audit/", include("isms.audit.urls")),
+    path("compliance/", include("isms.compliance.urls")),
+    path("notifications/", include("isms.notifications.urls")),
     path("api/password-check/", core_api.PasswordCheckView.as_view(), name="api-password-check"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

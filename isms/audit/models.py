@@ -22,6 +22,7 @@ class AuditEntry(models.Model):
         ROLE_REVOKE = "role_revoke", _("撤銷角色")
         EXPORT = "export", _("匯出")
         DOWNLOAD = "download", _("下載附件")
+        ACCESS_DENIED = "access_denied", _("拒絕存取")
 
     # The id is the position in the chain, assigned under the chain lock: 1, 2, 3, ...
     id = models.BigIntegerField(primary_key=True)

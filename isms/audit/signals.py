@@ -21,7 +21,13 @@ SECRET_FIELDS = {"password", "key_hash"}
 MASKED_FIELDS = {"national_id"}
 SECRET_MARK = "（已變更）"
 # Models whose own rows are records of events, not records the users keep.
-EXCLUDED = {"audit.auditentry", "audit.chainhead", "core.passwordhistory"}
+# Obligation states are computed from the records (and recomputed at will), not kept.
+EXCLUDED = {
+    "audit.auditentry",
+    "audit.chainhead",
+    "core.passwordhistory",
+    "compliance.obligationstate",
+}
 
 
 def audited(model) -> bool:

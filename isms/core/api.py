@@ -1,6 +1,7 @@
 """Serializers and API endpoints of the core registers."""
 
 from django.contrib.auth import get_user_model
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -16,6 +17,14 @@ class UnitSerializer(ModelSerializer):
     class Meta:
         model = Unit
         fields = ["id", "name", "code", "parent", "phone", "is_active"]
+
+    def validate_parent(self, parent):
+        node = parent
+        while node is not None and self.instance is not None:
+            if node.pk == self.instance.pk:
+                raise serializers.ValidationError(_("上級單位不可為自己或下級單位。"))
+            node = node.parent
+        return parent
 
 
 class PersonSerializer(ModelSerializer):

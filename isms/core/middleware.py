@@ -10,6 +10,29 @@ from . import services
 ALLOWED_PREFIXES = ("/static/", "/healthz")
 
 
+class LanguageMiddleware:
+    """zh-Hant for everyone unless they chose another language (cookie set by /i18n/).
+
+    The browser's Accept-Language is not followed: a teacher whose browser happens to be
+    set to English still gets the school's language unless they switch.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.conf import settings
+        from django.utils import translation
+
+        chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME, "")
+        language = chosen if chosen in dict(settings.LANGUAGES) else settings.LANGUAGE_CODE
+        translation.activate(language)
+        request.LANGUAGE_CODE = language
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Language", language)
+        return response
+
+
 class PasswordPolicyMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response

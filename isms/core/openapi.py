@@ -15,6 +15,7 @@ def add_error_responses(result, generator, request, public):
         "401": "未登入或 API 金鑰無效。",
         "403": "角色無此權限，或須先變更通行碼。",
         "404": "查無資料，或不在您的權限範圍內。",
+        "409": "資料仍被其他資料使用。",
     }
     for path in result.get("paths", {}).values():
         for method, operation in path.items():

@@ -29,6 +29,14 @@ from . import roc
 from .access import Access
 
 REGISTRY: dict[str, type["Register"]] = {}
+# Menu entries of pages that are not registers: (group, label, url name, Access).
+NAV_LINKS: list[tuple] = []
+
+
+def nav_link(group, label, url_name: str, access) -> None:
+    """Add a page to the menu; it is shown only to those its ``access`` lets view it."""
+    if not any(entry[2] == url_name for entry in NAV_LINKS):
+        NAV_LINKS.append((group, label, url_name, access))
 
 
 def resolve(obj, path: str):

@@ -2,13 +2,15 @@
 
 import datetime as dt
 
-from django.db import models
+from django.db import models, transaction
+from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, routers, serializers, status, viewsets
 from rest_framework import fields as drf_fields
 from rest_framework import relations as drf_relations
-from rest_framework import routers, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -119,6 +121,12 @@ def super_representation(field, instance) -> dict:
     return {field.field_name: None if check is None else field.to_representation(attribute)}
 
 
+class Conflict(exceptions.APIException):
+    status_code = 409
+    default_detail = gettext_lazy("此筆資料仍被其他資料使用，無法刪除。")
+    default_code = "in_use"
+
+
 class VoidSerializer(serializers.Serializer):
     reason = serializers.CharField(min_length=2, max_length=1000)
 
@@ -159,7 +167,11 @@ class RegisterViewSet(viewsets.ModelViewSet):
     def perform_destroy(self, instance):
         if not self.register.deletable:
             raise Http404
-        instance.delete()
+        try:
+            with transaction.atomic():
+                instance.delete()
+        except (ProtectedError, RestrictedError) as exc:
+            raise Conflict() from exc
 
     @extend_schema(request=VoidSerializer, responses={200: None})
     @action(detail=True, methods=["post"])
@@ -177,6 +189,12 @@ class RegisterViewSet(viewsets.ModelViewSet):
 
 class Router(routers.DefaultRouter):
     include_root_view = False
+
+    def register(self, prefix, viewset, basename=None):
+        # The URLconf may be imported again after an import error elsewhere: keep the first.
+        if any(known_prefix == prefix for known_prefix, _v, _b in self.registry):
+            return
+        super().register(prefix, viewset, basename=basename)
 
     def register_register(self, reg, prefix: str):
         methods = ["get", "head", "options"]

@@ -22,9 +22,18 @@ from .roles import ROLES
 
 def seed_after_migrate(**kwargs):
     """Create the role groups, the A-6 contact rows and the audit chain head if missing."""
+    from django.db import connections
+
     from isms.audit.models import ChainHead
 
     from .models import SchoolProfile
+
+    # A partial migrate (`isms migrate core`) runs this before the audit tables exist:
+    # seeding would write audit entries, so it waits for the full migrate.
+    connection = connections[kwargs.get("using", "default")]
+    tables = set(connection.introspection.table_names())
+    if not {ChainHead._meta.db_table, "audit_auditentry", SchoolProfile._meta.db_table} <= tables:
+        return
 
     with trail.acting_as(label="system:migrate"):
         SchoolProfile.objects.get_or_create(pk=1, defaults={"name": "本校"})

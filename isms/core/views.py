@@ -34,7 +34,7 @@ from .forms import (
 from .generic import AddPage, DetailPage, ProtectedView, RegisterView
 from .models import ApiToken, Attachment, ContactEntry, Person, SchoolProfile, Unit, User
 from .passwords import clear_signin_screen_words
-from .registers import REGISTRY, Register
+from .registers import NAV_LINKS, REGISTRY, Register
 from .roles import (
     ALL_ROLES,
     EQUIPMENT_HEAD,
@@ -198,7 +198,13 @@ CONTACT_ACCESS = Access(view=ALL_ROLES, change=frozenset({SECURITY_OFFICER}))
 
 
 class HomeView(ProtectedView):
+    """The landing page; modules above core (the compliance dashboard) extend it."""
+
     access = SIGNED_IN
+    template_name = "core/home.html"
+
+    def extra_context(self, request) -> dict:
+        return {}
 
     def get(self, request):
         user = request.user
@@ -213,7 +219,8 @@ class HomeView(ProtectedView):
             from isms.audit.models import AuditEntry
 
             ctx["recent"] = AuditEntry.objects.select_related("actor")[:10]
-        return render(request, "core/home.html", ctx)
+        ctx.update(self.extra_context(request))
+        return render(request, self.template_name, ctx)
 
 
 class SchoolView(ProtectedView):
@@ -573,6 +580,9 @@ def navigation(user):
         fixed.insert(1, (_("資安事件通報聯絡人（A-6）"), reverse("core:contacts")))
     if can(user, "view", RolesOverviewView.access):
         fixed.append((_("角色與權限"), reverse("core:roles")))
+    for group, label, url_name, access in NAV_LINKS:
+        if can(user, "view", access):
+            groups.setdefault(str(group), []).append((str(label), reverse(url_name)))
     from isms.audit.views import AUDIT_ACCESS
 
     if can(user, "view", AUDIT_ACCESS):

@@ -188,3 +188,20 @@ class TestPersonRegister(RegisterContract):
         text = b"".join(response.streaming_content).decode("utf-8-sig")
         assert "甲" in text and "乙" not in text
         assert text.splitlines()[0].startswith("姓名,單位")
+
+
+@pytest.mark.django_db
+def test_a_unit_in_use_cannot_be_deleted_through_the_api_or_the_page(client_for):
+    from isms.core import services
+
+    keeper = client_for(PERSONNEL)
+    unit = Unit.objects.create(name="教務處", code="academic")
+    Person.objects.create(name="王小明", unit=unit)
+    _token, key = services.token_create(user=keeper.user, name="t", actor=keeper.user)
+    api = keeper.__class__(HTTP_AUTHORIZATION=f"Token {key}")
+    response = api.delete(f"/api/units/{unit.pk}/")
+    assert response.status_code == 409 and "無法刪除" in response.json()["detail"]
+    assert keeper.post(f"/core/unit/{unit.pk}/delete/").status_code == 302
+    assert Unit.objects.filter(pk=unit.pk).exists()
+    loop = api.patch(f"/api/units/{unit.pk}/", {"parent": unit.pk}, content_type="application/json")
+    assert loop.status_code == 400 and "parent" in loop.json()

@@ -1,0 +1,15 @@
+from django.urls import path
+
+from . import calendar_urls, views
+
+app_name = "compliance"
+
+urlpatterns = [
+    path("settings/", views.SettingsView.as_view(), name="settings"),
+    path("contacts-review/", views.ContactsReviewView.as_view(), name="contacts_review"),
+    path("report/", views.MonthlyReportView.as_view(), name="report"),
+    *views.ClauseRegister.urls(),
+    *views.PolicyRevisionRegister.urls(),
+    *views.ObligationStateRegister.urls(),
+    *calendar_urls.urlpatterns,
+]

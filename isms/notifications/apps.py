@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class NotificationsConfig(AppConfig):
+    name = "isms.notifications"
+    verbose_name = "通知"
+    default_auto_field = "django.db.models.BigAutoField"
