@@ -98,6 +98,12 @@ def filtered(view):
 
 
 class ListPage(RegisterView):
+    template_name = "generic/list.html"
+
+    def extra_context(self) -> dict:
+        """What a register's own list page adds around the table (not for htmx refreshes)."""
+        return {}
+
     def get(self, request):
         reg = self.register
         qs, filterset, sort = filtered(self)
@@ -120,10 +126,10 @@ class ListPage(RegisterView):
             query=params.urlencode(),
             sort_query=sort_params.urlencode(),
         )
-        template = "generic/list.html"
         if request.htmx and request.htmx.target == "register-table":
-            template += "#table"
-        return render(request, template, ctx)
+            return render(request, "generic/list.html#table", ctx)
+        ctx.update(self.extra_context())
+        return render(request, self.template_name, ctx)
 
 
 class ExportView(RegisterView):

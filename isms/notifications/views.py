@@ -3,7 +3,6 @@
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.html import conditional_escape
@@ -18,7 +17,6 @@ from isms.core.generic import (
     ProtectedView,
     RegisterView,
     can_see_history,
-    filtered,
     history_for,
     register_urls,
 )
@@ -41,32 +39,13 @@ NOTIFICATION_ACCESS = Access(view=MANAGERS, change=frozenset({SECURITY_OFFICER})
 class NotificationList(ListPage):
     """The generic list, with a warning above it when mail failed or no worker runs."""
 
-    def get(self, request):
-        reg = self.register
-        qs, filterset, sort = filtered(self)
-        paginator = Paginator(qs, reg.paginate_by)
-        try:
-            page = paginator.page(request.GET.get("page") or 1)
-        except (EmptyPage, PageNotAnInteger):
-            page = paginator.page(paginator.num_pages if request.GET.get("page") else 1)
-        params = request.GET.copy()
-        params.pop("page", None)
-        sort_params = params.copy()
-        sort_params.pop("sort", None)
-        ctx = self.context(
-            filter=filterset,
-            page_obj=page,
-            rows=reg.render_rows(page.object_list, lambda o: o.get_absolute_url()),
-            columns=[(c, reg.sort_keys().get(c.name)) for c in reg.page_columns()],
-            sort=sort,
-            query=params.urlencode(),
-            sort_query=sort_params.urlencode(),
-        )
-        if request.htmx and request.htmx.target == "register-table":
-            return render(request, "generic/list.html#table", ctx)
-        ctx["failed_count"] = Notification.objects.failed().count()
-        ctx["stalled_count"] = delivery.stalled_count()
-        return render(request, "notifications/notification_list.html", ctx)
+    template_name = "notifications/notification_list.html"
+
+    def extra_context(self):
+        return {
+            "failed_count": Notification.objects.failed().count(),
+            "stalled_count": delivery.stalled_count(),
+        }
 
 
 class NotificationDetail(DetailPage):
