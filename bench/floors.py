@@ -75,3 +75,63 @@ def audit_json():
         return json.dumps(list(rows), default=str, ensure_ascii=False)
 
     return floor
+
+
+OBLIGATION_LOOP = (
+    '<table>{% for s in rows %}<tr><td><a href="/compliance/obligations/{{ s.pk }}/">'
+    "{{ s.key }}</a></td><td>{{ s.clause }}</td><td>{{ s.subject_label }}</td>"
+    "<td>{{ s.get_status_display }}</td><td>{{ s.last_done_at }}</td><td>{{ s.next_due_at }}</td>"
+    "<td>{{ s.responsible_role }}</td></tr>{% endfor %}</table>"
+)
+OBLIGATION_FIELDS = [
+    "id",
+    "key",
+    "clause",
+    "subject_label",
+    "subject_type",
+    "subject_id",
+    "status",
+    "last_done_at",
+    "next_due_at",
+    "responsible_role",
+]
+
+
+def obligations_page(engine):
+    from isms.compliance.models import ObligationState
+
+    template = engine.from_string(OBLIGATION_LOOP)
+
+    def floor():
+        rows = list(ObligationState.objects.order_by("next_due_at", "id")[:50])
+        return template.render({"rows": rows})
+
+    return floor
+
+
+def obligations_json():
+    from isms.compliance.models import ObligationState
+
+    def floor():
+        rows = ObligationState.objects.order_by("next_due_at", "id").values(*OBLIGATION_FIELDS)
+        return json.dumps(list(rows[:50]), default=str)
+
+    return floor
+
+
+def dashboard_floor():
+    """The dashboard's own aggregate: counts per clause and status (no page around it)."""
+    from django.db.models import Count, Q
+
+    from isms.compliance.models import ObligationState
+
+    def floor():
+        return list(
+            ObligationState.objects.values("clause").annotate(
+                ok=Count("id", filter=Q(status="ok")),
+                due_soon=Count("id", filter=Q(status="due_soon")),
+                overdue=Count("id", filter=Q(status__in=["overdue", "never_done"])),
+            )
+        )
+
+    return floor

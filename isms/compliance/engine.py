@@ -22,7 +22,7 @@ from isms.core.models import SchoolProfile
 
 from . import registry
 from .models import ObligationSetting, ObligationState
-from .rhythms import Rhythm, evaluate
+from .rhythms import Rhythm, evaluate, evaluator
 
 logger = logging.getLogger(__name__)
 REMIND = {"due_soon", "overdue", "never_done"}
@@ -86,6 +86,7 @@ def refresh(key: str | None = None, now: dt.datetime | None = None) -> dict:
 @transaction.atomic
 def _refresh_one(obligation, now, starts, overrides, counts):
     rhythm, window = effective(obligation, overrides)
+    status_of = evaluator(rhythm, now, window, starts)
     subjects_qs = obligation.subjects()
     subjects = list(subjects_qs)
     last = obligation.evidence(subjects_qs)
@@ -95,7 +96,7 @@ def _refresh_one(obligation, now, starts, overrides, counts):
     for subject in subjects:
         sid = str(subject.pk)
         seen.add(sid)
-        ev = evaluate(rhythm, last.get(subject.pk), now, window, starts)
+        ev = status_of(last.get(subject.pk))
         values = {
             "clause": obligation.clause,
             "subject_label": str(subject)[:200],

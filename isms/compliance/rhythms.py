@@ -124,10 +124,17 @@ class Evaluation:
 def evaluate(
     rhythm: Rhythm, last: dt.datetime | None, now: dt.datetime, window_days: int, starts: dict
 ) -> Evaluation:
-    """Status of one subject of one duty.
+    """Status of one subject of one duty (see ``evaluator`` for the rules)."""
+    return evaluator(rhythm, now, window_days, starts)(last)
 
-    Period rhythms (P = the period containing now, in Asia/Taipei):
-    Due dates are the last second of a period's last day.
+
+def evaluator(rhythm: Rhythm, now: dt.datetime, window_days: int, starts: dict):
+    """A function from the last evidence to the status, for every subject of one duty.
+
+    The periods around ``now`` are the same for all subjects, so they are worked out once.
+
+    Period rhythms (P = the period containing now, in Asia/Taipei); due dates are the last
+    second of a period's last day:
     1. Evidence inside P: ok; due again by the end of P+1; look again at end(P+1) − window.
     2. No evidence ever: never done; due by the end of P; look again at the end of P.
     3. Evidence neither in P nor in P−1: overdue (P−1 was missed); it was due at the end of
@@ -140,25 +147,38 @@ def evaluate(
     """
     window = dt.timedelta(days=window_days)
     if rhythm.days:
-        if last is None:
-            return Evaluation("never_done", now, now + dt.timedelta(days=1), None)
-        due = last + dt.timedelta(days=rhythm.days)
-        if now >= due:
-            return Evaluation("overdue", due, now + dt.timedelta(days=1), due)
-        if now >= due - window:
-            return Evaluation("due_soon", due, due, due)
-        return Evaluation("ok", due, due - window, due)
+        period = dt.timedelta(days=rhythm.days)
+
+        def rolling(last):
+            if last is None:
+                return Evaluation("never_done", now, now + dt.timedelta(days=1), None)
+            due = last + period
+            if now >= due:
+                return Evaluation("overdue", due, now + dt.timedelta(days=1), due)
+            if now >= due - window:
+                return Evaluation("due_soon", due, due, due)
+            return Evaluation("ok", due, due - window, due)
+
+        return rolling
     current = period_of(rhythm.period, local_date(now), starts)
     start_p, end_p = day_start(current[0]), day_start(current[1] + dt.timedelta(days=1))
-    if last is not None and last >= start_p:
-        following = shift(rhythm.period, current, 1, starts)
-        end_next = day_start(following[1] + dt.timedelta(days=1))
-        return Evaluation("ok", end_next - LAST_SECOND, max(end_next - window, end_p), end_next)
-    if last is None:
-        return Evaluation("never_done", end_p - LAST_SECOND, end_p, end_p)
-    previous = shift(rhythm.period, current, -1, starts)
-    if last < day_start(previous[0]):
-        return Evaluation("overdue", start_p - LAST_SECOND, end_p, end_p)
+    start_prev = day_start(shift(rhythm.period, current, -1, starts)[0])
+    end_next = day_start(shift(rhythm.period, current, 1, starts)[1] + dt.timedelta(days=1))
+    done_now = Evaluation("ok", end_next - LAST_SECOND, max(end_next - window, end_p), end_next)
+    never = Evaluation("never_done", end_p - LAST_SECOND, end_p, end_p)
+    missed = Evaluation("overdue", start_p - LAST_SECOND, end_p, end_p)
     if now >= end_p - window:
-        return Evaluation("due_soon", end_p - LAST_SECOND, end_p, end_p)
-    return Evaluation("ok", end_p - LAST_SECOND, end_p - window, end_p)
+        pending = Evaluation("due_soon", end_p - LAST_SECOND, end_p, end_p)
+    else:
+        pending = Evaluation("ok", end_p - LAST_SECOND, end_p - window, end_p)
+
+    def periodic(last):
+        if last is None:
+            return never
+        if last >= start_p:
+            return done_now
+        if last < start_prev:
+            return missed
+        return pending
+
+    return periodic
