@@ -22,7 +22,7 @@ from isms.core.models import SchoolProfile
 
 from . import registry
 from .models import ObligationSetting, ObligationState
-from .rhythms import Rhythm, evaluate, evaluator
+from .rhythms import Rhythm, evaluator
 
 logger = logging.getLogger(__name__)
 REMIND = {"due_soon", "overdue", "never_done"}
@@ -195,6 +195,7 @@ def run_due(now: dt.datetime | None = None, limit: int = 500) -> int:
     starts = term_starts()
     overrides = {s.key: s for s in ObligationSetting.objects.all()}
     role_cache: dict = {}
+    status_of: dict = {}  # obligation key → its evaluator, built once per pass
     handled = 0
     due = list(
         ObligationState.objects.filter(next_check_at__lte=now).order_by("next_check_at")[:limit]
@@ -209,8 +210,10 @@ def run_due(now: dt.datetime | None = None, limit: int = 500) -> int:
         try:
             if obligation is None:
                 raise LookupError(f"no obligation {state.key}")
-            rhythm, window = effective(obligation, overrides)
-            ev = evaluate(rhythm, state.last_done_at, now, window, starts)
+            if state.key not in status_of:
+                rhythm, window = effective(obligation, overrides)
+                status_of[state.key] = evaluator(rhythm, now, window, starts)
+            ev = status_of[state.key](state.last_done_at)
             ObligationState.objects.filter(pk=state.pk).update(
                 status=ev.status,
                 next_due_at=ev.next_due_at,

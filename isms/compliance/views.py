@@ -19,7 +19,7 @@ from isms.core.generic import DetailPage, ProtectedView
 from isms.core.models import ContactEntry, SchoolProfile
 from isms.core.registers import Column, Register, nav_link
 from isms.core.restapi import ModelSerializer
-from isms.core.roles import ALL_ROLES, MANAGERS, SECURITY_OFFICER, role_label
+from isms.core.roles import ALL_ROLES, GUARD, MANAGERS, SECURITY_OFFICER, STAFF, role_label
 from isms.core.views import HomeView
 
 from . import engine, registry
@@ -187,7 +187,7 @@ class ObligationStateSerializer(ModelSerializer):
 
 class ObligationStateRegister(Register):
     model = ObligationState
-    access = Access(view=MANAGERS | ALL_ROLES - {"staff", "guard"})
+    access = Access(view=ALL_ROLES - {STAFF, GUARD})
     columns = [
         Column("key", gettext_lazy("義務"), accessor=obligation_title, link=True, sort="key"),
         Column("clause", gettext_lazy("條文")),

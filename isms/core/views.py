@@ -209,7 +209,6 @@ class HomeView(ProtectedView):
     def get(self, request):
         user = request.user
         ctx = {
-            "school": SchoolProfile.load(),
             "contacts": ContactEntry.objects.select_related("person"),
             "roles": sorted(user_roles(user)),
             "password_age_left": services.password_days_left(user),
