@@ -234,6 +234,10 @@ def run(args):
     engine.run_due()
     run_due_s = time.perf_counter() - start
 
+    # The evidence binder for the last twelve months, built as the worker builds it; its
+    # floor reads the same rows (every register, every duty's history) and writes nothing.
+    binder_result = bench_binder()
+
     # Query counts must not depend on the number of rows: a page of 3 rows vs a page of 50.
     few = count_queries(lambda: client.get("/core/person/?q=%E9%99%B3%E6%80%A1"))
     many = count_queries(lambda: client.get("/core/person/"))
@@ -260,8 +264,53 @@ def run(args):
             "worker_pass_seconds": round(run_due_s, 2),
             "ok": refresh_s < 2,
         },
+        "binder": binder_result,
         "audit_verify_seconds": round(verify_s, 2),
         "audit_verify_ok": result.ok and verify_s < 10,
+    }
+
+
+def bench_binder():
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from isms.compliance import binder, registry
+    from isms.compliance.models import Binder
+    from isms.compliance.rhythms import day_start
+    from isms.core.models import User
+
+    last = timezone.localdate()
+    first = last - dt.timedelta(days=364)
+    Binder.objects.filter(status__in=["queued", "building"]).delete()
+    requester = User.objects.order_by("id").first()
+    request, _created = binder.request_binder(date_from=first, date_to=last, actor=requester)
+    start = time.perf_counter()
+    binder.run_pending("bench")
+    build_s = time.perf_counter() - start
+    request.refresh_from_db()
+    start = time.perf_counter()
+    rows = 0
+    for records in registry.records():
+        qs = records.queryset()
+        if records.date_field:
+            qs = binder.in_range(qs, records.date_field, first, last)
+        rows += sum(1 for _ in qs.iterator(chunk_size=2000))
+    evidence = 0
+    since, until = day_start(first) - dt.timedelta(days=400), timezone.now()
+    for obligation in registry.obligations():
+        list(obligation.subjects())
+        if obligation.history is not None:
+            evidence += sum(1 for _ in obligation.history(obligation.subjects(), since, until))
+    floor_s = time.perf_counter() - start
+    return {
+        "status": request.status,
+        "days": (last - first).days + 1,
+        "seconds": round(build_s, 2),
+        "floor_seconds": round(floor_s, 2),
+        "register_rows": rows,
+        "history_rows": evidence,
+        "zip_mb": round((request.size or 0) / 1048576, 2),
     }
 
 
@@ -296,6 +345,12 @@ def report(results):
         f"({c['refresh_queries']} queries; first pass {c['first_refresh_seconds']} s), "
         f"worker run_due {c['worker_pass_seconds']} s (target < 2 s) "
         f"{'ok' if c['ok'] else 'MISSED'}"
+    )
+    b = results["binder"]
+    print(
+        f"evidence binder, {b['days']} days: built in {b['seconds']} s ({b['status']}, "
+        f"{b['zip_mb']} MB; floor: reading its {b['register_rows']} register rows and "
+        f"{b['history_rows']} evidence rows {b['floor_seconds']} s)"
     )
     print(
         f"isms audit-verify over {results['audit_entries']} entries: "

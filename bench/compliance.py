@@ -72,6 +72,25 @@ def _evidence(duty):
     return evidence
 
 
+def _history(duty):
+    def history(subjects, since, until):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT subject, done_at FROM bench_evidence "
+                "WHERE duty = %s AND done_at >= %s AND done_at <= %s",
+                [duty, since, until],
+            )
+            rows = cursor.fetchall()
+        for subject, done in rows:
+            if isinstance(done, str):
+                done = dt.datetime.fromisoformat(done)
+            if timezone.is_naive(done):
+                done = timezone.make_aware(done, dt.UTC)
+            yield subject, done
+
+    return history
+
+
 def register_duties():
     """Register the 20 bench duties (idempotent)."""
     last_subject = Person.objects.order_by("id").values_list("id", flat=True)[SUBJECTS - 1]
@@ -87,6 +106,7 @@ def register_duties():
                 title=f"bench duty {duty}",
                 subjects=subjects,
                 evidence=_evidence(duty),
+                history=_history(duty),
                 rhythm=Rhythm(period=RHYTHMS[duty % len(RHYTHMS)]),
                 responsible_role=SECURITY_OFFICER if duty % 2 else SYSADMIN,
                 due_soon_days=3,

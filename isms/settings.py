@@ -182,6 +182,9 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = env_bool("ISMS_STATIC_FINDERS", True)
 ISMS_ATTACHMENT_MAX_BYTES = env_int("ISMS_ATTACHMENT_MAX_MB", 20) * 1024 * 1024
+# Evidence binders (ZIPs for the yearly audit) are deleted this many days after they were
+# built; the request and its audit entries stay.
+ISMS_BINDER_KEEP_DAYS = env_int("ISMS_BINDER_KEEP_DAYS", 30)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 

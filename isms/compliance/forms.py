@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from isms.core.fields import ROCDateField
 from isms.core.forms import ModelForm
 
 from . import registry
@@ -83,3 +84,25 @@ class ObligationSettingForm(forms.Form):
                 _("提前提醒天數最多 %(n)d 天。") % {"n": self.obligation.max_due_soon_days}
             )
         return days
+
+
+class BinderForm(forms.Form):
+    """The range of an evidence binder, in ROC dates (or 4-digit Western years)."""
+
+    date_from = ROCDateField(label=gettext_lazy("起日"))
+    date_to = ROCDateField(label=gettext_lazy("迄日"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.widget.attrs["class"] = "form-control"
+
+    def clean(self):
+        from .binder import validate_range
+
+        data = super().clean()
+        first, last = data.get("date_from"), data.get("date_to")
+        if first and last:
+            for name, message in validate_range(first, last).items():
+                self.add_error(name, message)
+        return data

@@ -1,5 +1,7 @@
 """The policy as data: clauses, revisions, obligation settings and states."""
 
+import secrets
+
 from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -178,3 +180,54 @@ class CalendarFeed(models.Model):
 
     def get_absolute_url(self):
         return reverse("compliance:calendar")
+
+
+def binder_path(instance, filename):
+    # A random name: the file is only ever served by the permission-checked download view.
+    return f"binders/{secrets.token_hex(16)}.zip"
+
+
+class Binder(models.Model):
+    """An evidence binder (稽核佐證資料) for a range of days, built by the worker."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("排隊中")
+        BUILDING = "building", _("產生中")
+        READY = "ready", _("已完成")
+        FAILED = "failed", _("失敗")
+        EXPIRED = "expired", _("已過期刪除")
+
+    date_from = models.DateField(_("起日"))
+    date_to = models.DateField(_("迄日"))
+    requested_by = models.ForeignKey(
+        "core.User", verbose_name=_("申請人"), on_delete=models.PROTECT, related_name="+"
+    )
+    requested_at = models.DateTimeField(_("申請時間"), auto_now_add=True)
+    status = models.CharField(
+        _("狀態"), max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True
+    )
+    progress = models.PositiveSmallIntegerField(_("進度"), default=0)
+    step = models.CharField(_("目前步驟"), max_length=200, blank=True)
+    claimed_by = models.CharField(max_length=100, blank=True, editable=False)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, editable=False)
+    started_at = models.DateTimeField(_("開始時間"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("完成時間"), null=True, blank=True)
+    file = models.FileField(upload_to=binder_path, max_length=200, blank=True)
+    size = models.PositiveBigIntegerField(_("大小"), null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    error = models.TextField(_("錯誤訊息"), blank=True)
+
+    class Meta:
+        verbose_name = _("稽核佐證資料")
+        verbose_name_plural = _("稽核佐證資料")
+        ordering = ["-requested_at", "-id"]
+
+    def __str__(self):
+        return f"{self.date_from:%Y-%m-%d}–{self.date_to:%Y-%m-%d} #{self.pk}"
+
+    def get_absolute_url(self):
+        return reverse("compliance:binder_detail", args=[self.pk])
+
+    @property
+    def active(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.BUILDING)

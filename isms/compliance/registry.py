@@ -41,6 +41,12 @@ class Obligation:
     # Who is reminded: by default everyone holding ``responsible_role``; a duty of each
     # person (their own password) names the subject's login instead.
     recipients: Callable | None = None
+    # For the evidence binder: ``history(subjects, since, until)`` returns every piece of
+    # evidence in [since, until] as (subject pk, moment) pairs with ONE query, and
+    # ``subject_start`` names the attribute of a subject that says since when the duty
+    # applied to it (a login's ``date_joined``): earlier periods are not counted missed.
+    history: Callable | None = None
+    subject_start: str = ""
 
     @property
     def app_label(self) -> str:
@@ -63,4 +69,75 @@ def autodiscover():
 
 
 def obligations() -> list[Obligation]:
-    return sorted(REGISTRY.values(), key=lambda o: (o.clause, o.key))
+    return sorted(REGISTRY.values(), key=lambda o: (clause_sort_key(o.clause), o.key))
+
+
+def clause_sort_key(number: str) -> tuple:
+    """2.4.1 before 2.10: clause numbers compare part by part, as numbers."""
+    return tuple(int(p) if p.isdigit() else 0 for p in number.split("."))
+
+
+# Records for the evidence binder ---------------------------------------------------------
+RECORDS: dict[str, "Records"] = {}
+
+
+@dataclass(frozen=True)
+class Records:
+    """A register as the evidence binder files it: under its clause, as CSV and XLSX.
+
+    ``queryset()`` gives the rows (select_related what the columns read); ``columns`` are
+    the register's export columns. With ``date_field`` only the records of the chosen
+    range go in (a log: backups, reviews); without it the whole register as it stands at
+    build time (a register: systems, assets, the contact table). ``obligations`` names
+    the duties these records evidence, so the binder's index lists them under each duty.
+    """
+
+    key: str
+    clause: str
+    title: str
+    queryset: Callable
+    columns: tuple
+    date_field: str = ""
+    obligations: tuple[str, ...] = ()
+    attachments: bool = True
+    also_clauses: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, register, **kwargs) -> "Records":
+        """The binder's view of a ``Register``: its clause, export columns and rows."""
+        model = register.model
+        values = {
+            "key": model._meta.label_lower,
+            "clause": register.clause,
+            "title": str(model._meta.verbose_name_plural),
+            "queryset": register.base_queryset,
+            "columns": tuple(register.export_columns()),
+            "attachments": register.attachments,
+        }
+        values.update(kwargs)
+        return cls(**values)
+
+    @property
+    def model(self):
+        return self.queryset().model
+
+    @property
+    def clauses(self) -> tuple[str, ...]:
+        return (self.clause, *self.also_clauses)
+
+
+def register_records(records: Records) -> Records:
+    if not records.clause:
+        raise ValueError(f"records {records.key} name no clause")
+    if records.key in RECORDS and RECORDS[records.key] != records:
+        raise ValueError(f"records {records.key} registered twice")
+    RECORDS[records.key] = records
+    return records
+
+
+def unregister_records(key: str) -> None:
+    RECORDS.pop(key, None)
+
+
+def records() -> list[Records]:
+    return sorted(RECORDS.values(), key=lambda r: (clause_sort_key(r.clause), r.key))

@@ -1,32 +1,56 @@
 """Compliance pages: clauses, policy versions, obligation states, settings, the dashboard."""
 
+import datetime as dt
+
 import django_filters as df
+from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count, Q
-from django.http import Http404
+from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from rest_framework import serializers
 
 from isms.audit import trail
+from isms.core import roc
 from isms.core.access import Access, can, user_roles
 from isms.core.filters import FilterSet
 from isms.core.generic import DetailPage, ProtectedView
 from isms.core.models import ContactEntry, SchoolProfile
-from isms.core.registers import Column, Register, nav_link
+from isms.core.registers import REGISTRY, Column, Register, nav_link
 from isms.core.restapi import ModelSerializer
-from isms.core.roles import ALL_ROLES, GUARD, MANAGERS, SECURITY_OFFICER, STAFF, role_label
+from isms.core.roles import (
+    ALL_ROLES,
+    GUARD,
+    MANAGERS,
+    SECURITY_OFFICER,
+    STAFF,
+    SUPERVISOR,
+    role_label,
+)
 from isms.core.views import HomeView
 
+from . import binder as binder_service
 from . import engine, registry
-from .forms import ClauseForm, ObligationSettingForm, PolicyRevisionForm
-from .models import Clause, ContactReview, ObligationSetting, ObligationState, PolicyRevision
+from .forms import BinderForm, ClauseForm, ObligationSettingForm, PolicyRevisionForm
+from .models import (
+    Binder,
+    Clause,
+    ContactReview,
+    ObligationSetting,
+    ObligationState,
+    PolicyRevision,
+)
 
 OFFICER = frozenset({SECURITY_OFFICER})
+# Who builds and downloads the evidence binder for the audit (issue: security officer and
+# supervisor; the principal receives it from them).
+BINDER_ROLES = frozenset({SECURITY_OFFICER, SUPERVISOR})
 NAV = gettext_lazy("法遵")
 
 
@@ -45,15 +69,39 @@ class ClauseSerializer(ModelSerializer):
         fields = ["id", "number", "title", "text", "module", "form", "parent"]
 
 
+def serves(number: str, clause: str) -> bool:
+    """A duty or register citing ``clause`` serves ``number`` and every clause above it."""
+    return clause == number or clause.startswith(number + ".")
+
+
 class ClauseDetail(DetailPage):
+    """A clause: its text, the duties and registers that serve it, and their state now."""
+
     def get(self, request, pk):
         clause = self.get_object()
-        prefix = clause.number + "."
-        obligations = [
-            o
-            for o in registry.obligations()
-            if o.clause == clause.number or o.clause.startswith(prefix)
-        ]
+        number = clause.number
+        obligations = [o for o in registry.obligations() if serves(number, o.clause)]
+        registers = []
+        for reg in REGISTRY.values():
+            if not reg.clause or not serves(number, reg.clause):
+                continue
+            try:
+                url = reverse(reg.url_name("list"))
+            except NoReverseMatch:
+                url = ""
+            if can(request.user, "view", reg.access):
+                registers.append((reg, url))
+        records = [r for r in registry.records() if any(serves(number, c) for c in r.clauses)]
+        in_binder = {r.key for r in records}
+        listed = {reg.model._meta.label_lower for reg, _url in registers}
+        states = ObligationState.objects.filter(
+            Q(clause=number) | Q(clause__startswith=number + ".")
+        ).aggregate(
+            ok=Count("id", filter=Q(status="ok")),
+            due_soon=Count("id", filter=Q(status="due_soon")),
+            overdue=Count("id", filter=Q(status="overdue")),
+            never_done=Count("id", filter=Q(status="never_done")),
+        )
         reg = self.register
         return render(
             request,
@@ -64,6 +112,13 @@ class ClauseDetail(DetailPage):
                 history=None,
                 attachments=None,
                 clause_obligations=obligations,
+                clause_registers=[
+                    (reg, url, reg.model._meta.label_lower in in_binder)
+                    for reg, url in sorted(registers, key=lambda r: r[0].verbose_name())
+                ],
+                clause_records=[r for r in records if r.key not in listed],
+                clause_states=states if any(states.values()) else None,
+                sees_states=can(request.user, "view", ObligationStateRegister.access),
             ),
         )
 
@@ -375,6 +430,102 @@ class MonthlyReportView(ProtectedView):
         return render(request, "compliance/report.html", ctx)
 
 
+# Evidence binder ---------------------------------------------------------------------------
+BINDER_ACCESS = Access(view=BINDER_ROLES, add=BINDER_ROLES, export=BINDER_ROLES)
+
+
+def year_before(day: dt.date) -> dt.date:
+    """The first day of the twelve months that end on ``day`` (the default range)."""
+    if day.month == 2 and day.day == 29:
+        return day.replace(year=day.year - 1, day=28) + dt.timedelta(days=1)
+    return day.replace(year=day.year - 1) + dt.timedelta(days=1)
+
+
+class BinderListView(ProtectedView):
+    """Request an evidence binder for a range; the binders built so far."""
+
+    access = BINDER_ACCESS
+
+    def get(self, request, form=None, status=200):
+        today = timezone.localdate()
+        form = form or BinderForm(initial={"date_from": year_before(today), "date_to": today})
+        binders = Binder.objects.select_related("requested_by__person")[:50]
+        return render(
+            request,
+            "compliance/binder_list.html",
+            {"form": form, "binders": binders, "keep_days": settings.ISMS_BINDER_KEEP_DAYS},
+            status=status,
+        )
+
+    def post(self, request):
+        if not can(request.user, "add", self.access):
+            raise PermissionDenied
+        form = BinderForm(request.POST)
+        if not form.is_valid():
+            return self.get(request, form=form, status=400)
+        try:
+            binder, created = binder_service.request_binder(
+                date_from=form.cleaned_data["date_from"],
+                date_to=form.cleaned_data["date_to"],
+                actor=request.user,
+            )
+        except ValidationError as error:
+            for name, message in error.message_dict.items():
+                form.add_error(name if name in form.fields else None, message)
+            return self.get(request, form=form, status=400)
+        if created:
+            messages.success(request, _("已排入產生，完成後即可下載。"))
+        else:
+            messages.info(request, _("相同期間的佐證資料正在產生中，請等候完成。"))
+        return redirect("compliance:binder_detail", pk=binder.pk)
+
+
+class BinderDetailView(ProtectedView):
+    """One binder: its progress while it is built (polled with htmx), then the download."""
+
+    access = BINDER_ACCESS
+
+    def get(self, request, pk):
+        binder = Binder.objects.select_related("requested_by__person").filter(pk=pk).first()
+        if binder is None:
+            raise Http404
+        ctx = {"binder": binder, "can_export": can(request.user, "export", self.access)}
+        if request.htmx:
+            return render(request, "compliance/binder_progress.html", ctx)
+        return render(request, "compliance/binder_detail.html", ctx)
+
+
+class BinderDownloadView(ProtectedView):
+    access = BINDER_ACCESS
+    action = "export"
+
+    def get(self, request, pk):
+        binder = Binder.objects.filter(pk=pk, status=Binder.Status.READY).first()
+        if binder is None or not binder.file:
+            raise Http404
+        try:
+            handle = binder.file.open("rb")
+        except FileNotFoundError as exc:
+            raise Http404 from exc
+        trail.record(
+            trail.Action.EXPORT,
+            binder,
+            changes={
+                "format": [None, "zip"],
+                "range": [None, f"{binder.date_from.isoformat()}..{binder.date_to.isoformat()}"],
+                "size": [None, binder.size],
+                "sha256": [None, binder.sha256],
+            },
+        )
+        name = _("稽核佐證資料_%(first)s-%(last)s.zip") % {
+            "first": roc.format_roc(binder.date_from, "compact"),
+            "last": roc.format_roc(binder.date_to, "compact"),
+        }
+        return FileResponse(
+            handle, as_attachment=True, filename=name, content_type="application/zip"
+        )
+
+
 nav_link(NAV, gettext_lazy("義務設定"), "compliance:settings", SettingsView.access)
 nav_link(
     NAV,
@@ -383,3 +534,4 @@ nav_link(
     ContactsReviewView.access,
 )
 nav_link(NAV, gettext_lazy("法遵月報"), "compliance:report", MonthlyReportView.access)
+nav_link(NAV, gettext_lazy("稽核佐證資料"), "compliance:binders", BINDER_ACCESS)

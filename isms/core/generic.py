@@ -166,6 +166,32 @@ class _Echo:
         return value
 
 
+# A cell starting with one of these is run as a formula by spreadsheet programs (CSV
+# injection): a person's note "=HYPERLINK(…)" must stay text.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(row):
+    """The row for a CSV file, each formula-like text cell prefixed with ' (kept as text)."""
+    return [f"'{v}" if isinstance(v, str) and v.startswith(FORMULA_START) else v for v in row]
+
+
+def xlsx_append(sheet, row):
+    """Append a row to a write-only sheet; text that looks like a formula stays text."""
+    if not any(isinstance(v, str) and v.startswith("=") for v in row):
+        sheet.append(row)
+        return
+    from openpyxl.cell import WriteOnlyCell
+
+    cells = []
+    for value in row:
+        cell = WriteOnlyCell(sheet, value=value)
+        if isinstance(value, str) and value.startswith("="):
+            cell.data_type = "s"
+        cells.append(cell)
+    sheet.append(cells)
+
+
 def csv_response(filename, header, rows):
     writer = csv.writer(_Echo())
 
@@ -173,7 +199,7 @@ def csv_response(filename, header, rows):
         yield "\ufeff"  # so that Excel opens UTF-8 Chinese text correctly
         yield writer.writerow(header)
         for row in rows:
-            yield writer.writerow(row)
+            yield writer.writerow(csv_safe(row))
 
     response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -187,7 +213,7 @@ def xlsx_response(filename, header, rows):
     sheet = book.create_sheet()
     sheet.append(header)
     for row in rows:
-        sheet.append(row)
+        xlsx_append(sheet, row)
     buffer = io.BytesIO()
     book.save(buffer)
     response = HttpResponse(

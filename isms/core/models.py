@@ -245,7 +245,8 @@ class User(AbstractUser):
 
 
 class PasswordHistory(models.Model):
-    """Earlier password hashes of a login, so the last N are not reused (A-3 注意事項 4)."""
+    """Each time a login's password was set; the last N keep the hash so that they are not
+    reused (A-3 注意事項 4), older rows only the time (the record of changes, A-5)."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="password_history")
     password = models.CharField(max_length=128)

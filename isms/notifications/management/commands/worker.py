@@ -21,13 +21,19 @@ from isms.notifications import delivery
 log = logging.getLogger("isms.notifications.worker")
 
 HOOK_MODULE = "isms.compliance.engine"
+# Long jobs (evidence binders) run beside the loop in one thread, so reminders and e-mail
+# are not held up while a ZIP is written; with --once they run to the end in the pass.
+JOBS_MODULE = "isms.compliance.binder"
 # Waits after a lost database connection: 1 s, doubling up to 30 s.
 FIRST_DB_PAUSE = 1.0
 MAX_DB_PAUSE = 30.0
 
 
 class Command(BaseCommand):
-    help = "Evaluate deadlines, fill and deliver the notification outbox, send daily digests."
+    help = (
+        "Evaluate deadlines, fill and deliver the notification outbox, send daily digests, "
+        "build evidence binders."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--once", action="store_true", help="Run one pass, then exit.")
@@ -54,15 +60,20 @@ class Command(BaseCommand):
         self.stopping = threading.Event()
         self._hook = None
         self._hook_loaded = False
+        self._jobs = None
+        self._jobs_loaded = False
+        self._job_thread = None
         once = options["once"]
         passes = 1 if once else options["passes"]
         interval = max(options["interval"], 0.0)
 
         previous = {sig: signal.signal(sig, self._stop) for sig in (signal.SIGTERM, signal.SIGINT)}
         log.info("worker %s started", self.worker_id)
+        self.once = once
         try:
             self.loop(passes=passes, interval=interval, once=once)
         finally:
+            self.wait_for_jobs()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         log.info("worker %s stopped", self.worker_id)
@@ -94,7 +105,8 @@ class Command(BaseCommand):
             self.stopping.wait(interval)
 
     def run_pass(self):
-        """One pass: (a) evaluate deadlines, (b) deliver what is due, (c) daily digests."""
+        """One pass: (a) evaluate deadlines, (b) deliver what is due, (c) daily digests,
+        (d) start building requested evidence binders."""
         if not connection.in_atomic_block:
             close_old_connections()  # honours CONN_MAX_AGE and drops broken connections
         with trail.acting_as(label=f"worker:{self.worker_id}"):
@@ -105,6 +117,8 @@ class Command(BaseCommand):
             digests = 0
             if not self.stopping.is_set():
                 digests = delivery.send_digests(timezone.now(), worker_id=self.worker_id)
+        if not self.stopping.is_set():
+            self.start_jobs()
         if sent or unsent or digests:
             log.info(
                 "worker %s: %s sent, %s not sent, %s digests",
@@ -127,6 +141,51 @@ class Command(BaseCommand):
         except Exception:
             # One broken evaluation must not stop delivery of what is already queued.
             log.exception("worker %s: deadline evaluation failed", self.worker_id)
+
+    def start_jobs(self):
+        """Start the binder builder when there is work and it is not already running."""
+        module = self._load_jobs()
+        if module is None or (self._job_thread is not None and self._job_thread.is_alive()):
+            return
+        try:
+            if not module.pending():
+                return
+        except delivery.DB_ERRORS:
+            raise
+        except Exception:
+            log.exception("worker %s: checking for binder work failed", self.worker_id)
+            return
+        if getattr(self, "once", False):
+            self._run_jobs(module, in_thread=False)
+            return
+        self._job_thread = threading.Thread(
+            target=self._run_jobs, args=(module, True), name="isms-jobs", daemon=True
+        )
+        self._job_thread.start()
+
+    def _run_jobs(self, module, in_thread: bool):
+        try:
+            module.run_pending(self.worker_id, should_stop=self.stopping.is_set)
+        except Exception:
+            log.exception("worker %s: building binders failed", self.worker_id)
+        finally:
+            if in_thread:
+                connection.close()  # this thread's own connection
+
+    def wait_for_jobs(self):
+        """On the way out: a running build stops at its next step and is queued again."""
+        if self._job_thread is not None:
+            self._job_thread.join()
+            self._job_thread = None
+
+    def _load_jobs(self):
+        if not self._jobs_loaded:
+            self._jobs_loaded = True
+            try:
+                self._jobs = importlib.import_module(JOBS_MODULE)
+            except ImportError as exc:
+                log.warning("worker %s: no binder builds (%s)", self.worker_id, exc)
+        return self._jobs
 
     def _load_hook(self):
         if not self._hook_loaded:
