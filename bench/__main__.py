@@ -234,6 +234,20 @@ def run(args):
     engine.run_due()
     run_due_s = time.perf_counter() - start
 
+    # Incidents: 5,000 over five years; the register page, its API and the statistics.
+    from bench import incidents
+
+    incidents.seed()
+    page("incident list page", "/incidents/incidents/", incidents.page_floor(django_engine))
+    api("incident API list", "/api/incidents/", incidents.json_floor())
+    page(
+        "incident statistics (school year)",
+        "/incidents/statistics/",
+        incidents.statistics_floor(),
+        target_ms=250,
+        ratio=99,
+    )
+
     # The evidence binder for the last twelve months, built as the worker builds it; its
     # floor reads the same rows (every register, every duty's history) and writes nothing.
     binder_result = bench_binder()

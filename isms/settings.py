@@ -10,6 +10,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = Path(os.environ.get("ISMS_DATA_DIR", BASE_DIR.parent / "var")).resolve()
@@ -69,6 +70,7 @@ INSTALLED_APPS = [
     "isms.audit",
     "isms.notifications",
     "isms.compliance",
+    "isms.incidents",
 ]
 
 MIDDLEWARE = [
@@ -185,6 +187,24 @@ ISMS_ATTACHMENT_MAX_BYTES = env_int("ISMS_ATTACHMENT_MAX_MB", 20) * 1024 * 1024
 # Evidence binders (ZIPs for the yearly audit) are deleted this many days after they were
 # built; the request and its audit entries stay.
 ISMS_BINDER_KEEP_DAYS = env_int("ISMS_BINDER_KEEP_DAYS", 30)
+
+# Incidents (clause 2.10.9 and the regulation behind it). The clocks run from the moment
+# the school learned of an incident ("discovered", the regulation's 知悉) or, with
+# "occurred", from when it happened (the clause's wording) where that is known.
+ISMS_INCIDENT_DEADLINE_ANCHOR = os.environ.get("ISMS_INCIDENT_DEADLINE_ANCHOR", "discovered")
+if ISMS_INCIDENT_DEADLINE_ANCHOR not in ("discovered", "occurred"):
+    raise ImproperlyConfigured("ISMS_INCIDENT_DEADLINE_ANCHOR must be discovered or occurred")
+ISMS_INCIDENT_REPORT_HOURS = env_int("ISMS_INCIDENT_REPORT_HOURS", 1)
+# Reminders before each incident deadline, in minutes (and one at the deadline).
+ISMS_INCIDENT_REMINDER_MINUTES = [
+    int(m) for m in env_list("ISMS_INCIDENT_REMINDER_MINUTES", "360,15") if m.strip()
+]
+# An early-warning ticket (資安預警) is answered within this many hours of its receipt.
+ISMS_INCIDENT_WARNING_HOURS = env_int("ISMS_INCIDENT_WARNING_HOURS", 72)
+# The investigation and improvement report (調查、處理及改善報告) after closing.
+ISMS_INCIDENT_IMPROVEMENT_DAYS = env_int("ISMS_INCIDENT_IMPROVEMENT_DAYS", 30)
+# The regulation's yearly incident-response drill as a duty; 0 turns it off.
+ISMS_INCIDENT_DRILL = env_bool("ISMS_INCIDENT_DRILL", True)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 

@@ -11,6 +11,8 @@ from isms.compliance import views as compliance_views
 from isms.core import api as core_api
 from isms.core import views as core_views
 from isms.core.restapi import router
+from isms.incidents import api as incidents_api
+from isms.incidents import views as incidents_views
 from isms.notifications.views import NotificationRegister
 
 router.register_register(core_views.PersonRegister, "people")
@@ -21,6 +23,12 @@ router.register_register(compliance_views.ClauseRegister, "clauses")
 router.register_register(compliance_views.PolicyRevisionRegister, "policy-revisions")
 router.register_register(NotificationRegister, "notifications")
 router.register("audit-entries", audit_views.AuditEntryViewSet, basename="audit-entry")
+# Before the register: "suspected" must not be taken for an incident's id.
+router.register(
+    "incidents/suspected", incidents_api.SuspectedReportViewSet, basename="incident-suspected"
+)
+router.register_register(incidents_views.IncidentRegister, "incidents")
+router.register_register(incidents_views.IncidentDrillRegister, "incident-drills")
 
 
 def healthz(request):
@@ -41,6 +49,7 @@ urlpatterns = [
     path("audit/", include("isms.audit.urls")),
     path("compliance/", include("isms.compliance.urls")),
     path("notifications/", include("isms.notifications.urls")),
+    path("incidents/", include("isms.incidents.urls")),
     path("api/password-check/", core_api.PasswordCheckView.as_view(), name="api-password-check"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

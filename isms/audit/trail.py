@@ -90,6 +90,11 @@ def _resolve_actor(actor):
     return None, "anonymous"
 
 
+def resolve_actor(actor=None):
+    """(user or None, label) of who acts now: the one given, the bound one, the request's."""
+    return _resolve_actor(actor)
+
+
 def jsonable(value):
     """A value as it is stored in ``changes``: JSON primitives only, so hashing is stable."""
     if value is None or isinstance(value, bool | int | str):

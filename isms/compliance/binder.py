@@ -516,11 +516,12 @@ class Builder:
             .annotate(n=Count("id"))
             .values_list("status", "n")
         )
-        periodic = bool(result.rhythm.period)
+        periodic = bool(result.rhythm.period) and not result.rhythm.is_event
         status_of = {sid: labels.get(status, "—") for sid, status in states.items()}
         return {
             "obligation": obligation,
             "rhythm": result.rhythm,
+            "periodic": periodic,
             "custom": bool(overrides),
             "window": result.window,
             "role": role_label(obligation.responsible_role),

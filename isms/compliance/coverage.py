@@ -111,8 +111,11 @@ def coverage(
     now = now or timezone.now()
     starts = starts if starts is not None else engine.term_starts()
     rhythm, window = engine.effective(obligation, overrides)
-    subjects = list(obligation.subjects())
+    every = obligation.all_subjects or obligation.subjects
+    subjects = list(every())
     start, end = _bounds(first, last, now)
+    if obligation.deadline is not None:
+        return _deadlines(obligation, every, rhythm, window, first, last, subjects, start, end, now)
     if rhythm.days:
         since = start - dt.timedelta(days=rhythm.days)
         periods = []
@@ -121,7 +124,7 @@ def coverage(
         since = day_start(periods[0][0]) if periods else start
     moments: dict[str, list[dt.datetime]] = {}
     if obligation.history is not None:
-        for pk, moment in obligation.history(obligation.subjects(), since, end):
+        for pk, moment in obligation.history(every(), since, end):
             if moment is None:
                 continue
             if isinstance(moment, dt.date) and not isinstance(moment, dt.datetime):
@@ -193,3 +196,30 @@ def _rolling_gaps(times, days, start, end, applies_from=None) -> list[Gap]:
             break
         last, cursor = moment, moment
     return gaps
+
+
+def _deadlines(obligation, every, rhythm, window, first, last, subjects, start, end, now):
+    """Event duties: each subject whose due moment falls in the range counts once — kept
+    when done by then; otherwise the gap runs from the due moment to when it was done (or
+    to now). Subjects due outside the range are left out. Queries: 2 (due, done)."""
+    dues = obligation.deadline(every())
+    done = obligation.evidence(every())
+    rows = []
+    for subject in subjects:
+        due = dues.get(subject.pk)
+        if due is None or not (start <= due < end):
+            continue
+        row = SubjectCoverage(str(subject.pk), str(subject)[:200], periods=1)
+        finished = done.get(subject.pk)
+        if finished is not None:
+            row.evidence = [finished]
+        if finished is not None and finished <= due:
+            row.kept = 1
+        elif finished is not None:
+            row.gaps = [Gap(due, finished)]
+        elif due <= now:
+            row.gaps = [Gap(due, now)]
+        else:
+            row.gaps = [Gap(now, due, open=True)]
+        rows.append(row)
+    return Coverage(obligation, rhythm, window, first, last, rows, has_history=True)

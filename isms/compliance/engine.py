@@ -22,7 +22,7 @@ from isms.core.models import SchoolProfile
 
 from . import registry
 from .models import ObligationSetting, ObligationState
-from .rhythms import Rhythm, evaluator
+from .rhythms import Rhythm, deadline_evaluator, evaluator
 
 logger = logging.getLogger(__name__)
 REMIND = {"due_soon", "overdue", "never_done"}
@@ -52,6 +52,14 @@ def effective(obligation, overrides=None) -> tuple[Rhythm, int]:
     if setting is None:
         return obligation.rhythm, obligation.due_soon_days
     return Rhythm.parse(setting.rhythm), setting.due_soon_days
+
+
+def status_function(obligation, rhythm, window, now, starts):
+    """(last evidence, due moment) → Evaluation, built once per duty and pass."""
+    if obligation.deadline is not None:
+        return deadline_evaluator(now, obligation.reminders)
+    periodic = evaluator(rhythm, now, window, starts)
+    return lambda last, due=None: periodic(last)
 
 
 def subject_type(obj) -> str:
@@ -86,17 +94,18 @@ def refresh(key: str | None = None, now: dt.datetime | None = None) -> dict:
 @transaction.atomic
 def _refresh_one(obligation, now, starts, overrides, counts):
     rhythm, window = effective(obligation, overrides)
-    status_of = evaluator(rhythm, now, window, starts)
+    status_of = status_function(obligation, rhythm, window, now, starts)
     subjects_qs = obligation.subjects()
     subjects = list(subjects_qs)
     last = obligation.evidence(subjects_qs)
+    dues = obligation.deadline(subjects_qs) if obligation.deadline is not None else {}
     stored = {s.subject_id: s for s in ObligationState.objects.filter(key=obligation.key)}
     create, update = [], []
     seen = set()
     for subject in subjects:
         sid = str(subject.pk)
         seen.add(sid)
-        ev = status_of(last.get(subject.pk))
+        ev = status_of(last.get(subject.pk), dues.get(subject.pk))
         values = {
             "clause": obligation.clause,
             "subject_label": str(subject)[:200],
@@ -212,8 +221,8 @@ def run_due(now: dt.datetime | None = None, limit: int = 500) -> int:
                 raise LookupError(f"no obligation {state.key}")
             if state.key not in status_of:
                 rhythm, window = effective(obligation, overrides)
-                status_of[state.key] = evaluator(rhythm, now, window, starts)
-            ev = status_of[state.key](state.last_done_at)
+                status_of[state.key] = status_function(obligation, rhythm, window, now, starts)
+            ev = status_of[state.key](state.last_done_at, state.next_due_at)
             ObligationState.objects.filter(pk=state.pk).update(
                 status=ev.status,
                 next_due_at=ev.next_due_at,

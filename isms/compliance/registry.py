@@ -47,6 +47,15 @@ class Obligation:
     # applied to it (a login's ``date_joined``): earlier periods are not counted missed.
     history: Callable | None = None
     subject_start: str = ""
+    # A duty per event (rhythm ``Rhythm(period=EVENT)``): ``deadline(subjects)`` returns
+    # {subject pk: due moment} with ONE query, ``evidence(subjects)`` when it was done;
+    # reminders go out at each of ``reminders`` before the due moment and at it.
+    deadline: Callable | None = None
+    reminders: tuple = ()
+    # The engine keeps a state for each of ``subjects()``; a duty whose subjects pile up
+    # (every incident ever) gives the engine only those that still matter and names them
+    # all here, for the evidence binder's look back over a range.
+    all_subjects: Callable | None = None
 
     @property
     def app_label(self) -> str:
@@ -54,6 +63,8 @@ class Obligation:
 
 
 def register(obligation: Obligation) -> Obligation:
+    if (obligation.deadline is not None) != obligation.rhythm.is_event:
+        raise ValueError(f"obligation {obligation.key}: a deadline goes with Rhythm(period=EVENT)")
     if obligation.key in REGISTRY and REGISTRY[obligation.key] != obligation:
         raise ValueError(f"obligation {obligation.key} registered twice")
     REGISTRY[obligation.key] = obligation

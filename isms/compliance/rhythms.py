@@ -17,7 +17,11 @@ from isms.core import roc
 # Period rhythms from the shortest to the longest: a school may choose a rhythm earlier in
 # this list than the policy's (back up daily, not monthly), never a later one.
 PERIODS = ("daily", "weekly", "monthly", "quarterly", "semester", "yearly")
+# A duty with a deadline per event (report an incident within 1 hour of learning of it):
+# its due moment comes from the module, not from a calendar period.
+EVENT = "event"
 LABELS = {
+    EVENT: _("依事件期限"),
     "daily": _("每日"),
     "weekly": _("每週"),
     "monthly": _("每月"),
@@ -37,7 +41,7 @@ class Rhythm:
     def __post_init__(self):
         if bool(self.period) == bool(self.days):
             raise ValueError("a rhythm is either a period or a number of days")
-        if self.period and self.period not in PERIODS:
+        if self.period and self.period not in PERIODS and self.period != EVENT:
             raise ValueError(f"unknown period {self.period}")
         if self.days < 0:
             raise ValueError("days must be positive")
@@ -56,8 +60,14 @@ class Rhythm:
     def label(self) -> str:
         return str(LABELS[self.period]) if self.period else str(_("每 %(n)d 天") % {"n": self.days})
 
+    @property
+    def is_event(self) -> bool:
+        return self.period == EVENT
+
     def within(self, limit: "Rhythm") -> bool:
         """True when this rhythm is at least as frequent as ``limit`` (the policy's)."""
+        if self.is_event or limit.is_event:
+            return self.is_event and limit.is_event
         if self.days and limit.days:
             return self.days <= limit.days
         if self.period and limit.period:
@@ -182,3 +192,31 @@ def evaluator(rhythm: Rhythm, now: dt.datetime, window_days: int, starts: dict):
         return pending
 
     return periodic
+
+
+def deadline_evaluator(now: dt.datetime, reminders=()):
+    """A function from (evidence, due moment) to the status of one event's deadline.
+
+    1. Evidence recorded: ok; nothing more to look at.
+    2. No due moment (the event is not there yet): ok.
+    3. Past the due moment: overdue; the reminder cycle is the due moment itself (one
+       reminder when it passes; the dashboard shows it in red from then on).
+    4. Past a reminder point (due − each of ``reminders``): due soon; the cycle is the
+       latest point passed, so each point sends its own reminder; look again at the next.
+    5. Otherwise ok; look again at the first reminder point.
+    """
+    offsets = sorted({r for r in reminders if r > dt.timedelta(0)}, reverse=True)
+
+    def deadline(last, due):
+        if last is not None or due is None:
+            return Evaluation("ok", due, None, None)
+        points = [due - r for r in offsets] + [due]
+        if now >= due:
+            return Evaluation("overdue", due, None, due)
+        passed = [p for p in points if p <= now]
+        upcoming = min(p for p in points if p > now)
+        if passed:
+            return Evaluation("due_soon", due, upcoming, max(passed))
+        return Evaluation("ok", due, upcoming, None)
+
+    return deadline

@@ -271,6 +271,19 @@ class ObligationStateRegister(Register):
 ATTENTION = ("overdue", "never_done", "due_soon")
 
 
+def task_line(state):
+    """(state, obligation, subject URL, evidence form URL) for a dashboard line."""
+    obligation = registry.REGISTRY.get(state.key)
+    urls = []
+    for name in ("subject_url", "evidence_url"):
+        func = getattr(obligation, name, None) if obligation else None
+        try:
+            urls.append(func(state) if func else "")
+        except NoReverseMatch:
+            urls.append("")
+    return (state, obligation, *urls)
+
+
 class DashboardView(HomeView):
     """The landing page: state per clause, my tasks, the overdue list (DESIGN: dashboard)."""
 
@@ -302,12 +315,10 @@ class DashboardView(HomeView):
         sees_all = can(user, "view", ObligationStateRegister.access)
         return {
             "per_clause": per_clause if sees_all else [],
-            "my_tasks": [
-                (s, registry.REGISTRY.get(s.key)) for s in mine.order_by("next_due_at")[:20]
-            ],
+            "my_tasks": [task_line(s) for s in mine.order_by("next_due_at")[:20]],
             "overdue": (
                 [
-                    (s, registry.REGISTRY.get(s.key))
+                    task_line(s)
                     for s in ObligationState.objects.filter(
                         status__in=["overdue", "never_done"]
                     ).order_by("next_due_at")[:20]
@@ -355,6 +366,9 @@ class SettingsView(ProtectedView):
         obligation = registry.REGISTRY.get(key)
         if obligation is None:
             raise Http404
+        if obligation.rhythm.is_event:
+            messages.error(request, _("依事件期限的義務，期限由條文決定，不能在此調整。"))
+            return redirect("compliance:settings")
         rows = self.rows(request.POST, only=key)
         form = next(f for o, f, _s in rows if o.key == key)
         if not form.is_valid():

@@ -377,7 +377,11 @@ def register_urls(reg):
                 view(getattr(reg, "add_view", None) or AddPage),
                 name=f"{name}_add",
             ),
-            path(f"{route}/<int:pk>/edit/", view(EditPage), name=f"{name}_edit"),
+            path(
+                f"{route}/<int:pk>/edit/",
+                view(getattr(reg, "edit_view", None) or EditPage),
+                name=f"{name}_edit",
+            ),
         ]
     if reg.voidable():
         patterns.append(path(f"{route}/<int:pk>/void/", view(VoidPage), name=f"{name}_void"))

@@ -5,6 +5,7 @@ import datetime as dt
 from django.db import models, transaction
 from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema
@@ -91,6 +92,13 @@ class ModelSerializer(serializers.ModelSerializer):
         date_format = getattr(field, "format", api_settings.DATE_FORMAT)
         if kind in (DateField, drf_fields.DateField) and date_format == drf_fields.ISO_8601:
             return name, dt.date.isoformat
+        if (
+            isinstance(field, drf_fields.DateTimeField)
+            and type(field).to_representation is drf_fields.DateTimeField.to_representation
+            and getattr(field, "format", api_settings.DATETIME_FORMAT) == drf_fields.ISO_8601
+            and getattr(field, "timezone", None) is None
+        ):
+            return name, iso_moment
         if kind is drf_fields.JSONField and not field.binary:
             return name, None
         if kind is drf_relations.PrimaryKeyRelatedField and field.pk_field is None:
@@ -109,6 +117,14 @@ class ModelSerializer(serializers.ModelSerializer):
             value = getattr(instance, attr)
             out[field.field_name] = value if value is None or convert is None else convert(value)
         return out
+
+
+def iso_moment(value) -> str:
+    """What DRF's DateTimeField gives: ISO 8601 in the current time zone, UTC as "Z"."""
+    if isinstance(value, dt.datetime) and timezone.is_aware(value):
+        value = value.astimezone(timezone.get_current_timezone())
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def super_representation(field, instance) -> dict:

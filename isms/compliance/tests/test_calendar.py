@@ -89,12 +89,17 @@ class TestFeedContent:
         assert str(cal["x-wr-calname"]) == "校園資安管理平台：我的待辦"
         assert str(cal["x-wr-timezone"]) == "Asia/Taipei"
 
+        school_duties = [
+            "compliance.contacts_review",
+            "compliance.policy_review",
+            "incidents.drill",
+        ]
         mine = ObligationState.objects.filter(
-            key__in=["compliance.contacts_review", "compliance.policy_review"]
+            key__in=school_duties
         ) | ObligationState.objects.filter(key="core.password_age", subject_id=str(c.user.pk))
         found = events(response)
         assert set(found) == {f"obligation-{s.pk}@campus-isms" for s in mine}
-        assert len(found) == 3
+        assert len(found) == 4
         for state in mine:
             event = found[f"obligation-{state.pk}@campus-isms"]
             summary, description = str(event["summary"]), str(event["description"])

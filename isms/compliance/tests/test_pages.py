@@ -3,6 +3,7 @@
 import datetime as dt
 
 import pytest
+from django.utils import timezone
 
 from isms.compliance import engine
 from isms.compliance.models import ContactReview, ObligationSetting, ObligationState, PolicyRevision
@@ -85,6 +86,20 @@ class TestDashboard:
         assert "各條文狀態" in body and "2.10.4" in body
         assert "每學期覆核資安事件通報聯絡人" in body  # in my tasks: never done
 
+    def test_overdue_lines_link_to_the_subject_and_the_evidence_form(self, client_for):
+        from isms.incidents import services as incidents
+
+        c = client_for(SECURITY_OFFICER)
+        incident = incidents.report_suspected(
+            actor=c.user,
+            description="可疑信件",
+            seen_at=timezone.now() - dt.timedelta(hours=2),
+            contact="分機 1",
+        )
+        body = c.get("/").content.decode()
+        assert "逾期清單" in body
+        assert f'href="{incident.get_absolute_url()}"' in body
+
     def test_staff_see_their_own_tasks_only(self, client_for, settings):
         staff = client_for(STAFF)
         client_for(SECURITY_OFFICER)
@@ -157,6 +172,14 @@ class TestSettings:
         assert self.post(c, "core.password_age", "whenever", 7).status_code == 400
         assert self.post(c, "core.password_age", "every:60", 999).status_code == 400
         assert self.post(c, "no.such", "weekly", 7).status_code == 404
+
+    def test_event_deadlines_are_shown_but_not_changed(self, client_for):
+        c = client_for(SECURITY_OFFICER)
+        body = c.get("/compliance/settings/").content.decode()
+        assert "資安事件於知悉後 1 小時內至平台通報" in body and "期限依事件而定" in body
+        response = self.post(c, "incidents.report", "event", 1)
+        assert response.status_code == 302
+        assert not ObligationSetting.objects.exists()
 
     def test_only_the_officer_changes_settings(self, client_for):
         for role in sorted(ALL_ROLES - {SECURITY_OFFICER}):

@@ -132,3 +132,46 @@ class TestLimits:
     def test_bad_rhythms_are_refused(self, text):
         with pytest.raises(ValueError):
             Rhythm.parse(text)
+
+
+class TestDeadlines:
+    """Event duties: reminders at each point before the due moment, then overdue."""
+
+    DUE = dt.datetime(2026, 11, 30, 1, 0, tzinfo=dt.UTC)
+    REMINDERS = (dt.timedelta(hours=6), dt.timedelta(minutes=15))
+
+    def at(self, delta):
+        from isms.compliance.rhythms import deadline_evaluator
+
+        return deadline_evaluator(self.DUE + delta, self.REMINDERS)
+
+    def test_before_the_first_reminder_it_is_ok_and_looks_again_then(self):
+        ev = self.at(-dt.timedelta(hours=7))(None, self.DUE)
+        assert (ev.status, ev.next_check_at, ev.period_end) == (
+            "ok",
+            self.DUE - dt.timedelta(hours=6),
+            None,
+        )
+
+    def test_each_reminder_point_is_its_own_cycle(self):
+        six = self.at(-dt.timedelta(hours=5))(None, self.DUE)
+        assert six.status == "due_soon" and six.period_end == self.DUE - dt.timedelta(hours=6)
+        assert six.next_check_at == self.DUE - dt.timedelta(minutes=15)
+        quarter = self.at(-dt.timedelta(minutes=10))(None, self.DUE)
+        assert quarter.period_end == self.DUE - dt.timedelta(minutes=15)
+        assert quarter.next_check_at == self.DUE
+
+    def test_at_the_due_moment_it_is_overdue_once(self):
+        ev = self.at(dt.timedelta(0))(None, self.DUE)
+        assert (ev.status, ev.next_check_at, ev.period_end) == ("overdue", None, self.DUE)
+
+    def test_done_or_without_a_due_moment_it_is_ok(self):
+        assert self.at(dt.timedelta(hours=3))(self.DUE, self.DUE).status == "ok"
+        assert self.at(dt.timedelta(0))(None, None).status == "ok"
+
+    def test_event_rhythms_only_within_event_rhythms(self):
+        from isms.compliance.rhythms import EVENT
+
+        event = Rhythm(period=EVENT)
+        assert event.within(event) and not event.within(Rhythm(period="weekly"))
+        assert not Rhythm(days=1).within(event)

@@ -47,3 +47,28 @@ def test_audit_entries_read_the_same_both_ways():
     Unit.objects.create(name="教務處", code="academic")
     entry = AuditEntry.objects.order_by("-id").first()
     assert AuditEntrySerializer(entry).data == drf_way(AuditEntrySerializer, entry)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("zone", ["Asia/Taipei", "UTC"])
+def test_moments_read_the_same_both_ways(make_user, settings, zone):
+    from django.utils import timezone
+
+    from isms.incidents import services
+    from isms.incidents.api import IncidentSerializer
+    from isms.incidents.models import Incident
+
+    officer = make_user("officer")
+    incident = services.create(
+        actor=officer,
+        title="x",
+        description="y",
+        source="self",
+        discovered_at=dt.datetime(2026, 11, 2, 7, 40, 12, 345678, tzinfo=dt.UTC),
+        occurred_at=None,
+    )
+    incident = Incident.objects.get(pk=incident.pk)
+    with timezone.override(zone):
+        fast = IncidentSerializer(incident).data
+        assert fast == drf_way(IncidentSerializer, incident)
+    assert fast["discovered_at"].endswith("Z" if zone == "UTC" else "+08:00")

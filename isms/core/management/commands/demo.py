@@ -1,5 +1,8 @@
 """`isms demo`: load the demo school (idempotent) and print the demo sign-ins."""
 
+import importlib
+
+from django.apps import apps
 from django.core.management.base import BaseCommand
 
 from isms.core import demo, services
@@ -19,6 +22,15 @@ class Command(BaseCommand):
 
     def handle(self, *args, reset_passwords=False, quiet=False, **options):
         result = demo.load()
+        # Each module may add its own demo records: a ``load_demo()`` in its demo.py.
+        for config in apps.get_app_configs():
+            if not config.name.startswith("isms.") or config.name == "isms.core":
+                continue
+            try:
+                module = importlib.import_module(f"{config.name}.demo")
+            except ModuleNotFoundError:
+                continue
+            module.load_demo()
         if reset_passwords:
             for user in result["logins"]:
                 services.password_set_default(user, actor=None, password=result["password"])
