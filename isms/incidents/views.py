@@ -34,6 +34,42 @@ class IncidentFilterSet(FilterSet):
         fields = ["status", "category", "source", "level"]
 
 
+def remaining(delta) -> str:
+    """A span as the countdowns say it: 1 天 2 小時 5 分."""
+    minutes = int(abs(delta).total_seconds() // 60)
+    days, minutes = divmod(minutes, 1440)
+    hours, minutes = divmod(minutes, 60)
+    parts = []
+    if days:
+        parts.append(_("%(n)d 天") % {"n": days})
+    if days or hours:
+        parts.append(_("%(n)d 小時") % {"n": hours})
+    parts.append(_("%(n)d 分") % {"n": minutes})
+    return " ".join(parts)
+
+
+def next_deadline(incident, now=None) -> str:
+    """The list's countdown: the nearest pending deadline of an active incident."""
+    if not incident.is_active:
+        return ""
+    now = now or timezone.now()
+    pending = [
+        (due, label)
+        for due, done, label in (
+            (incident.report_due_at, incident.reported_at, _("通報")),
+            (incident.change_report_due_at, incident.change_reported_at, _("變更通報")),
+            (incident.close_due_at, incident.closed_at, _("結案")),
+        )
+        if due is not None and done is None
+    ]
+    if not pending:
+        return ""
+    due, label = min(pending, key=lambda p: p[0])
+    if due <= now:
+        return _("%(what)s逾期 %(span)s") % {"what": label, "span": remaining(now - due)}
+    return _("%(what)s剩 %(span)s") % {"what": label, "span": remaining(due - now)}
+
+
 class IncidentRegister(Register):
     model = Incident
     clause = "2.10"
@@ -51,6 +87,13 @@ class IncidentRegister(Register):
         ),
         Column("source", gettext_lazy("情報來源")),
         Column("discovered_at", gettext_lazy("知悉時間")),
+        Column(
+            "next_deadline",
+            gettext_lazy("下一期限"),
+            accessor=lambda i: next_deadline(i),
+            sort=None,
+            export=False,
+        ),
         Column("report_due_at", gettext_lazy("通報期限")),
         Column("reported_at", gettext_lazy("平台通報時間")),
         Column("close_due_at", gettext_lazy("結案期限")),

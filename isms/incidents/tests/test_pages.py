@@ -237,6 +237,22 @@ class TestIncidentPage:
         assert "36" in page and "以電話聯絡教育局(處)資訊安全管理單位" in page
         assert reverse("incidents:incident_close", args=[incident.pk]) in page
 
+    def test_the_list_counts_down_to_the_nearest_deadline(self, client_for):
+        from isms.incidents.views import next_deadline
+
+        client = client_for(SECURITY_OFFICER)
+        incident = classified(client.user, level=3)  # learned of 20 minutes ago
+        assert next_deadline(incident) == "通報剩 40 分"
+        page = client.get(reverse("incidents:incident_list")).content.decode()
+        assert "通報剩 40 分" in page
+        services.record_platform_report(
+            incident, actor=client.user, reported_at=minutes_ago(1), ticket="T"
+        )
+        incident.refresh_from_db()
+        assert next_deadline(incident) == "結案剩 1 天 11 小時 40 分"
+        later = NOW + dt.timedelta(hours=40)
+        assert next_deadline(incident, now=later) == "結案逾期 4 小時 20 分"
+
     def test_the_principal_reads_but_has_no_actions(self, client_for, make_user):
         officer = make_user("officer", SECURITY_OFFICER)
         incident = classified(officer)
