@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "isms.notifications",
     "isms.compliance",
     "isms.incidents",
+    "isms.identity",
 ]
 
 MIDDLEWARE = [
@@ -145,6 +146,8 @@ AUTH_PASSWORD_VALIDATORS = [
 # Clause 2.9 / form A-5.
 ISMS_PASSWORD_MAX_AGE_DAYS = env_int("ISMS_PASSWORD_MAX_AGE_DAYS", 90)
 ISMS_DEFAULT_PASSWORD_VALID_DAYS = env_int("ISMS_DEFAULT_PASSWORD_VALID_DAYS", 7)
+# Reachable while a default or expired password must be changed first: the A-5 helper.
+ISMS_PASSWORD_CHANGE_HELP_PATHS = ("/identity/password-help/",)
 ISMS_PASSWORD_HISTORY = env_int("ISMS_PASSWORD_HISTORY", 5)
 ISMS_PASSWORD_HOSTNAMES = env_list("ISMS_PASSWORD_HOSTNAMES")
 
@@ -203,6 +206,10 @@ ISMS_INCIDENT_REMINDER_MINUTES = [
 ISMS_INCIDENT_WARNING_HOURS = env_int("ISMS_INCIDENT_WARNING_HOURS", 72)
 # The investigation and improvement report (調查、處理及改善報告) after closing.
 ISMS_INCIDENT_IMPROVEMENT_DAYS = env_int("ISMS_INCIDENT_IMPROVEMENT_DAYS", 30)
+# Accounts (2.7, 6.2): days to remove the accounts of a person who left or moved, or of
+# a vendor whose contract ended; days an account may go unused before it is a finding.
+ISMS_ACCOUNT_REMOVAL_DAYS = env_int("ISMS_ACCOUNT_REMOVAL_DAYS", 7)
+ISMS_ACCOUNT_UNUSED_DAYS = env_int("ISMS_ACCOUNT_UNUSED_DAYS", 180)
 # The regulation's yearly incident-response drill as a duty; 0 turns it off.
 ISMS_INCIDENT_DRILL = env_bool("ISMS_INCIDENT_DRILL", True)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

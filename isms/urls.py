@@ -11,6 +11,8 @@ from isms.compliance import views as compliance_views
 from isms.core import api as core_api
 from isms.core import views as core_views
 from isms.core.restapi import router
+from isms.identity import views as identity_views
+from isms.identity import views_requests as identity_requests
 from isms.incidents import api as incidents_api
 from isms.incidents import views as incidents_views
 from isms.notifications.views import NotificationRegister
@@ -29,6 +31,10 @@ router.register(
 )
 router.register_register(incidents_views.IncidentRegister, "incidents")
 router.register_register(incidents_views.IncidentDrillRegister, "incident-drills")
+router.register_register(identity_views.SystemRegister, "systems")
+router.register_register(identity_views.AccountRegister, "accounts")
+router.register_register(identity_views.OffboardingTaskRegister, "offboarding-tasks")
+router.register_register(identity_requests.AccountRequestRegister, "account-requests")
 
 
 def healthz(request):
@@ -50,6 +56,7 @@ urlpatterns = [
     path("compliance/", include("isms.compliance.urls")),
     path("notifications/", include("isms.notifications.urls")),
     path("incidents/", include("isms.incidents.urls")),
+    path("identity/", include("isms.identity.urls")),
     path("api/password-check/", core_api.PasswordCheckView.as_view(), name="api-password-check"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -183,6 +183,15 @@ def reminder_text(obligation, state) -> tuple[str, str]:
     return subject, body.strip()
 
 
+def run_jobs(now) -> None:
+    """The modules' periodic jobs (registry.register_job); one failing does not stop others."""
+    for name, job in sorted(registry.JOBS.items()):
+        try:
+            job(now)
+        except Exception:
+            logger.exception("job %s failed", name)
+
+
 def run_due(now: dt.datetime | None = None, limit: int = 500) -> int:
     """The worker's pass: re-evaluate the states whose next look has come; queue reminders.
 
@@ -200,6 +209,7 @@ def run_due(now: dt.datetime | None = None, limit: int = 500) -> int:
     # Evidence recorded outside the services that refresh their obligation is picked up
     # by a full refresh every few minutes, by whichever worker gets there first.
     if cache.add("isms:compliance:refreshed", now.isoformat(), FULL_REFRESH_SECONDS):
+        run_jobs(now)
         refresh(now=now)
     starts = term_starts()
     overrides = {s.key: s for s in ObligationSetting.objects.all()}

@@ -152,3 +152,14 @@ def unregister_records(key: str) -> None:
 
 def records() -> list[Records]:
     return sorted(RECORDS.values(), key=lambda r: (clause_sort_key(r.clause), r.key))
+
+
+# Periodic jobs of the modules ------------------------------------------------------------
+# A module that must act on the passing of time (open the removal tasks of people whose
+# leave date has come) registers ``job(now)`` here; the worker runs every job with its
+# full refresh (every few minutes, one worker at a time).
+JOBS: dict[str, Callable] = {}
+
+
+def register_job(name: str, job: Callable) -> None:
+    JOBS[name] = job

@@ -157,8 +157,12 @@ class ExportView(RegisterView):
             },
         )
         if fmt == "csv":
-            return csv_response(name, header, ([c.text(o) for c in cols] for o in qs.iterator()))
-        return xlsx_response(name, header, ([c.text(o) for c in cols] for o in qs.iterator()))
+            return csv_response(
+                name, header, ([c.text(o) for c in cols] for o in qs.iterator(chunk_size=2000))
+            )
+        return xlsx_response(
+            name, header, ([c.text(o) for c in cols] for o in qs.iterator(chunk_size=2000))
+        )
 
 
 class _Echo:

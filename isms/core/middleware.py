@@ -1,5 +1,6 @@
 """Clause 2.9.1 and A-5: a default or expired password must be changed before anything else."""
 
+from django.conf import settings
 from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -21,7 +22,6 @@ class LanguageMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        from django.conf import settings
         from django.utils import translation
 
         chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME, "")
@@ -41,6 +41,8 @@ class PasswordPolicyMiddleware:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated and services.password_expired(user):
             allowed = {reverse("password_change"), reverse("logout")}
+            # Pages that help choose the new password (the password helper of A-5).
+            allowed.update(getattr(settings, "ISMS_PASSWORD_CHANGE_HELP_PATHS", ()))
             path = request.path
             if path not in allowed and not path.startswith(ALLOWED_PREFIXES):
                 if path.startswith("/api/"):

@@ -149,6 +149,27 @@ class Register:
         return qs.order_by(*cls.ordering)
 
     @classmethod
+    def api_queryset(cls):
+        """The API's rows: the register's, without joins the API does not read.
+
+        API serializers give related records as ids, so ``select_related`` (needed by the
+        pages' columns) only costs there; a register whose serializer reads a related
+        record's fields keeps them with ``api_select_related``.
+        """
+        qs = cls.model._default_manager.all()
+        related = getattr(cls, "api_select_related", None)
+        if related is None:
+            related = cls.select_related if cls.serializer_reads_related else ()
+        if related:
+            qs = qs.select_related(*related)
+        if cls.prefetch_related and cls.serializer_reads_related:
+            qs = qs.prefetch_related(*cls.prefetch_related)
+        return qs.order_by(*cls.ordering)
+
+    # Set True when the API serializer reads related records (not just their ids).
+    serializer_reads_related = True
+
+    @classmethod
     def sort_keys(cls) -> dict[str, str]:
         keys = {}
         field_names = {f.name for f in cls.model._meta.get_fields()}

@@ -174,7 +174,7 @@ class RegisterViewSet(viewsets.ModelViewSet):
         if self.register is None:  # schema generation on the base class
             return None
         action_name = MATRIX_ACTIONS.get(self.action, "view")
-        qs = restrict(self.register.base_queryset(), self.request.user, action_name, self.access)
+        qs = restrict(self.register.api_queryset(), self.request.user, action_name, self.access)
         wants_voided = self.request.query_params.get("voided") in {"1", "true"}
         if self.action == "list" and self.register.voidable() and not wants_voided:
             qs = qs.filter(voided_at__isnull=True)

@@ -18,4 +18,6 @@ class IncidentsConfig(AppConfig):
 
             transaction.on_commit(lambda: engine.refresh("incidents.drill"))
 
-        post_save.connect(drill_saved, sender=IncidentDrill, dispatch_uid="incidents-drill-duty")
+        post_save.connect(
+            drill_saved, sender=IncidentDrill, weak=False, dispatch_uid="incidents-drill-duty"
+        )

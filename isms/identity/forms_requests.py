@@ -1,0 +1,189 @@
+"""Forms of account requests (A-3): the request with its lines, and the action forms."""
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from isms.core.fields import ROCDateField, ROCDateTimeField
+from isms.core.models import Person, Unit, extension_validator
+
+from . import requests
+from .models import AccountRequestLine
+
+LINE_PREFIX = "lines"
+
+
+def _bootstrap(form):
+    for field in form.fields.values():
+        widget = field.widget
+        if isinstance(widget, forms.Select):
+            widget.attrs.setdefault("class", "form-select")
+        else:
+            widget.attrs.setdefault("class", "form-control")
+
+
+def apply_errors(form, error: ValidationError):
+    """Put a service's field errors on the form (unknown fields above the form)."""
+    for name, messages in error.message_dict.items():
+        form.add_error(name if name in form.fields else None, messages)
+
+
+class AccountRequestForm(forms.Form):
+    """The head of A-3: who asks, their unit, extension and the date."""
+
+    applicant = forms.ModelChoiceField(
+        label=_("申請人"),
+        queryset=Person.objects.none(),
+        error_messages={
+            "required": _("請選擇申請人。"),
+            "invalid_choice": _("此人員不存在或已作廢。"),
+        },
+    )
+    unit = forms.ModelChoiceField(
+        label=_("所屬單位"),
+        queryset=Unit.objects.none(),
+        required=False,
+        help_text=_("空白時依申請人的人員資料。"),
+        error_messages={"invalid_choice": _("此單位不存在或已停用。")},
+    )
+    extension = forms.CharField(
+        label=_("分機"),
+        max_length=8,
+        required=False,
+        validators=[extension_validator],
+        help_text=_("空白時依申請人的人員資料。"),
+    )
+    requested_on = ROCDateField(
+        label=_("申請日期"), error_messages={"required": _("請填寫申請日期。")}
+    )
+
+    def __init__(self, *args, request=None, instance=None, **kwargs):
+        self.request = request
+        super().__init__(*args, **kwargs)
+        user = request.user if request is not None else None
+        self.for_others = user is not None and requests.files_for_others(user)
+        if self.for_others:
+            self.fields["applicant"].queryset = Person.objects.active().order_by("name")
+        else:
+            del self.fields["applicant"]
+        self.fields["unit"].queryset = Unit.objects.filter(is_active=True).order_by("name")
+        _bootstrap(self)
+
+    def clean_requested_on(self):
+        value = self.cleaned_data.get("requested_on")
+        if value is not None and value > timezone.localdate():
+            raise ValidationError(_("申請日期不可晚於今天。"))
+        return value
+
+
+class LineForm(forms.Form):
+    """One line of A-3: a system, an account, what to do with it."""
+
+    system = forms.TypedChoiceField(
+        label=_("系統名稱"),
+        coerce=int,
+        empty_value=None,
+        error_messages={
+            "required": _("請選擇系統。"),
+            "invalid_choice": _("此系統不在資訊系統清冊中或已作廢，不可申請。"),
+        },
+    )
+    account_name = forms.CharField(
+        label=_("帳號"), max_length=150, error_messages={"required": _("請填寫帳號。")}
+    )
+    action = forms.ChoiceField(
+        label=_("申請項目"),
+        choices=[("", "---------"), *AccountRequestLine.Action.choices],
+        error_messages={
+            "required": _("請選擇申請項目。"),
+            "invalid_choice": _("請選擇申請項目。"),
+        },
+    )
+    note = forms.CharField(label=_("說明"), max_length=300, required=False)
+
+    def __init__(self, *args, systems=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.systems = systems or {}
+        self.fields["system"].choices = [
+            ("", "---------"),
+            *((pk, system.name) for pk, system in self.systems.items()),
+        ]
+        _bootstrap(self)
+        for field in self.fields.values():  # the table's header is the only visible label
+            field.widget.attrs.setdefault("aria-label", str(field.label))
+
+    def clean_system(self):
+        pk = self.cleaned_data.get("system")
+        return self.systems.get(pk) if pk is not None else None
+
+
+class BaseLineFormSet(forms.BaseFormSet):
+    def __init__(self, *args, **kwargs):
+        systems = {s.pk: s for s in requests.systems_open_for_requests()}
+        kwargs.setdefault("form_kwargs", {})["systems"] = systems
+        kwargs.setdefault("prefix", LINE_PREFIX)
+        super().__init__(*args, **kwargs)
+
+    def filled(self):
+        """The forms with something entered, in order (blank rows are ignored)."""
+        return [f for f in self.forms if f.has_changed()]
+
+    def clean(self):
+        if any(self.errors):
+            return
+        if not self.filled():
+            raise ValidationError(_("請至少填寫一項申請項目。"))
+
+
+LineFormSet = forms.formset_factory(
+    LineForm,
+    formset=BaseLineFormSet,
+    extra=3,
+    max_num=requests.MAX_LINES,
+    validate_max=True,
+    absolute_max=requests.MAX_LINES,
+)
+
+
+class ExecuteForm(forms.Form):
+    executed_at = ROCDateTimeField(
+        label=_("執行時間"), error_messages={"required": _("請填寫執行時間。")}
+    )
+    execution_note = forms.CharField(
+        label=_("執行說明"),
+        max_length=300,
+        help_text=_("如何執行，例如：已於系統建立帳號並設定預設通行碼，以紙本交付申請人。"),
+        error_messages={"required": _("請說明執行方式。")},
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _bootstrap(self)
+
+
+class ReviewForm(forms.Form):
+    note = forms.CharField(
+        label=_("覆核意見"),
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _bootstrap(self)
+
+
+class ReturnForm(forms.Form):
+    reason = forms.CharField(
+        label=_("退回理由"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": _("請說明退回理由。")},
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _bootstrap(self)
