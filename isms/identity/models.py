@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from isms.core.models import Person, Unit, VoidableModel
 
@@ -127,8 +128,9 @@ class Account(VoidableModel):
     updated_at = models.DateTimeField(_("更新時間"), auto_now=True)
 
     class Meta:
-        verbose_name = _("帳號")
-        verbose_name_plural = _("帳號")
+        # "帳號" alone is also an account's name (its column): the record has its own context.
+        verbose_name = pgettext_lazy("record", "帳號")
+        verbose_name_plural = pgettext_lazy("records", "帳號")
         ordering = ["system__name", "username_key"]
         constraints = [
             models.UniqueConstraint(
@@ -257,7 +259,10 @@ class OffboardingTask(models.Model):
         VENDOR_ENDED = "vendor_ended", _("委外服務終止")
 
     account = models.ForeignKey(
-        Account, verbose_name=_("帳號"), on_delete=models.PROTECT, related_name="offboarding"
+        Account,
+        verbose_name=pgettext_lazy("record", "帳號"),
+        on_delete=models.PROTECT,
+        related_name="offboarding",
     )
     person = models.ForeignKey(Person, verbose_name=_("人員"), on_delete=models.PROTECT)
     reason = models.CharField(_("原因"), max_length=20, choices=Reason.choices)
@@ -350,7 +355,9 @@ class AccountReviewItem(models.Model):
         DISABLE = "disable", _("停用")
 
     review = models.ForeignKey(AccountReview, on_delete=models.CASCADE, related_name="items")
-    account = models.ForeignKey(Account, verbose_name=_("帳號"), on_delete=models.PROTECT)
+    account = models.ForeignKey(
+        Account, verbose_name=pgettext_lazy("record", "帳號"), on_delete=models.PROTECT
+    )
     decision = models.CharField(_("結果"), max_length=10, choices=Decision.choices, blank=True)
     decided_by = models.ForeignKey(
         USER,
@@ -421,7 +428,9 @@ class PrivilegedReviewItem(models.Model):
     """A privileged account as it stood when the A-4 list was prepared."""
 
     review = models.ForeignKey(PrivilegedReview, on_delete=models.CASCADE, related_name="items")
-    account = models.ForeignKey(Account, verbose_name=_("帳號"), on_delete=models.PROTECT)
+    account = models.ForeignKey(
+        Account, verbose_name=pgettext_lazy("record", "帳號"), on_delete=models.PROTECT
+    )
     rights = models.TextField(_("特權權限"))
     holder = models.CharField(_("使用人"), max_length=150, blank=True)
 

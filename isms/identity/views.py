@@ -9,7 +9,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from isms.core.access import Access, can, user_roles
 from isms.core.fields import ROCDateField
@@ -244,7 +244,7 @@ class AccountRegister(Register):
     route = "accounts"
     url_prefix = "account"
     nav_group = NAV
-    nav_label = gettext_lazy("帳號")
+    nav_label = pgettext_lazy("records", "帳號")
 
 
 # Off-boarding ------------------------------------------------------------------------------------
