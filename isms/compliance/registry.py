@@ -5,9 +5,12 @@ app imports every installed app's ``obligations`` module at start-up (like admin
 compliance never imports a module by name.
 """
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.db.models import Q
+from django.utils import timezone
 from django.utils.module_loading import autodiscover_modules
 
 from .rhythms import Rhythm
@@ -60,6 +63,23 @@ class Obligation:
     @property
     def app_label(self) -> str:
         return self.key.split(".", 1)[0]
+
+
+# How long a done subject of an event duty keeps its state (and its line on the dashboard).
+KEEP_DONE = dt.timedelta(days=30)
+
+
+def pending_or_recent(subjects: Callable, done_field: str, keep=KEEP_DONE) -> Callable:
+    """``subjects()`` narrowed to those not done yet or done within ``keep``: the engine's
+    subjects of an event duty, whose ``all_subjects`` stay the whole ``subjects()``."""
+
+    def read():
+        recent = timezone.now() - keep
+        return subjects().filter(
+            Q(**{f"{done_field}__isnull": True}) | Q(**{f"{done_field}__gte": recent})
+        )
+
+    return read
 
 
 def register(obligation: Obligation) -> Obligation:

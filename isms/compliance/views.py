@@ -20,6 +20,7 @@ from isms.audit import trail
 from isms.core import roc
 from isms.core.access import Access, can, user_roles
 from isms.core.filters import FilterSet
+from isms.core.forms import add_service_errors
 from isms.core.generic import DetailPage, ProtectedView
 from isms.core.models import ContactEntry, SchoolProfile
 from isms.core.registers import REGISTRY, Column, Register, nav_link
@@ -484,8 +485,7 @@ class BinderListView(ProtectedView):
                 actor=request.user,
             )
         except ValidationError as error:
-            for name, message in error.message_dict.items():
-                form.add_error(name if name in form.fields else None, message)
+            add_service_errors(form, error)
             return self.get(request, form=form, status=400)
         if created:
             messages.success(request, _("已排入產生，完成後即可下載。"))

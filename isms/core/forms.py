@@ -21,6 +21,13 @@ def roc_formfield(db_field, **kwargs):
     return db_field.formfield(**kwargs)
 
 
+def add_service_errors(form, error) -> None:
+    """Put a service's ValidationError on a form: its fields' errors on those fields, the
+    rest (``__all__``, fields the form lacks) above the form."""
+    for name, messages in error.message_dict.items():
+        form.add_error(name if name in form.fields else None, messages)
+
+
 class ModelForm(forms.ModelForm):
     """Base of every register form: takes the request, uses ROC date fields."""
 

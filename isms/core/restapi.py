@@ -137,6 +137,18 @@ def super_representation(field, instance) -> dict:
     return {field.field_name: None if check is None else field.to_representation(attribute)}
 
 
+def service_errors(error) -> serializers.ValidationError:
+    """A service's django ValidationError as DRF's: field → messages, ``__all__`` →
+    non_field_errors; a message list without fields goes to non_field_errors."""
+    if not hasattr(error, "error_dict"):
+        return serializers.ValidationError({api_settings.NON_FIELD_ERRORS_KEY: error.messages})
+    detail = {}
+    for name, messages in error.message_dict.items():
+        key = api_settings.NON_FIELD_ERRORS_KEY if name == "__all__" else name
+        detail.setdefault(key, []).extend(messages)
+    return serializers.ValidationError(detail)
+
+
 class Conflict(exceptions.APIException):
     status_code = 409
     default_detail = gettext_lazy("此筆資料仍被其他資料使用，無法刪除。")

@@ -5,10 +5,9 @@ writes go through the services, so the same checks apply as on the pages.
 """
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import exceptions, serializers
-from rest_framework.settings import api_settings
+from rest_framework import exceptions
 
-from isms.core.restapi import ModelSerializer, RegisterViewSet
+from isms.core.restapi import ModelSerializer, RegisterViewSet, service_errors
 
 from . import services
 from .models import (
@@ -18,14 +17,6 @@ from .models import (
     InformationSystem,
     OffboardingTask,
 )
-
-
-def _drf_errors(error: DjangoValidationError) -> serializers.ValidationError:
-    detail = {}
-    for name, messages in error.message_dict.items():
-        key = api_settings.NON_FIELD_ERRORS_KEY if name == "__all__" else name
-        detail[key] = messages
-    return serializers.ValidationError(detail)
 
 
 class SystemSerializer(ModelSerializer):
@@ -89,7 +80,7 @@ class AccountSerializer(ModelSerializer):
         try:
             return services.save_account(account, actor=self.context["request"].user)
         except DjangoValidationError as error:
-            raise _drf_errors(error) from None
+            raise service_errors(error) from None
 
     def create(self, validated_data):
         account = Account(**validated_data)
@@ -187,7 +178,7 @@ class AccountApplicationSerializer(ModelSerializer):
                 extension=validated_data.get("extension", ""),
             )
         except DjangoValidationError as error:
-            raise _drf_errors(error) from None
+            raise service_errors(error) from None
 
 
 class AccountRequestViewSet(RegisterViewSet):

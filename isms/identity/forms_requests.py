@@ -23,12 +23,6 @@ def _bootstrap(form):
             widget.attrs.setdefault("class", "form-control")
 
 
-def apply_errors(form, error: ValidationError):
-    """Put a service's field errors on the form (unknown fields above the form)."""
-    for name, messages in error.message_dict.items():
-        form.add_error(name if name in form.fields else None, messages)
-
-
 class AccountRequestForm(forms.Form):
     """The head of A-3: who asks, their unit, extension and the date."""
 

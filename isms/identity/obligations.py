@@ -3,14 +3,14 @@
 import datetime as dt
 
 from django.contrib.auth import get_user_model
-from django.db.models import Max, Q
+from django.db.models import Max
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from isms.compliance.registry import (
     Obligation,
     Records,
+    pending_or_recent,
     register,
     register_job,
     register_records,
@@ -26,7 +26,6 @@ from .models import Account, AccountReview, InformationSystem, OffboardingTask, 
 EVENT_RHYTHM = Rhythm(period=EVENT)
 # A shared account (2.9.2) must get its written justification within this many days.
 SHARED_JUSTIFICATION_DAYS = 7
-KEEP_DONE = dt.timedelta(days=30)
 REMINDERS = (dt.timedelta(days=2), dt.timedelta(hours=12))
 
 
@@ -104,14 +103,6 @@ def _tasks():
     return OffboardingTask.objects.select_related("account__system", "person")
 
 
-def _recent(subjects, done):
-    def read():
-        recent = timezone.now() - KEEP_DONE
-        return subjects().filter(Q(**{f"{done}__isnull": True}) | Q(**{f"{done}__gte": recent}))
-
-    return read
-
-
 def _task_done(subjects):
     return dict(subjects.filter(done_at__isnull=False).values_list("pk", "done_at"))
 
@@ -132,7 +123,7 @@ register(
         key="identity.offboarding",
         clause="6.2",
         title=_("離職、調職或委外終止人員的帳號於期限內移除"),
-        subjects=_recent(_tasks, "done_at"),
+        subjects=pending_or_recent(_tasks, "done_at"),
         all_subjects=_tasks,
         evidence=_task_done,
         deadline=_task_due,
@@ -170,7 +161,7 @@ register(
         key="identity.default_password",
         clause="2.9.1",
         title=_("預設通行碼於期限內變更"),
-        subjects=_recent(_default_passwords, "password_changed_at"),
+        subjects=pending_or_recent(_default_passwords, "password_changed_at"),
         all_subjects=_default_passwords,
         evidence=lambda subjects: dict(
             subjects.filter(password_changed_at__isnull=False).values_list(

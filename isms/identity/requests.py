@@ -42,14 +42,14 @@ from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from isms.audit import trail
-from isms.core import roc
+from isms.core import numbering, roc
 from isms.core.access import has_role, user_roles
 from isms.core.models import Person
 from isms.core.roles import (
@@ -156,28 +156,9 @@ def parse_line_key(key: str):
     return None
 
 
-def next_number(now=None) -> str:
-    """``A3-115-0007``: the ROC year of filing and the running number in that year."""
-    year = roc.roc_year(timezone.localdate(now or timezone.now()))
-    prefix = f"A3-{year}-"
-    taken = AccountRequest.objects.filter(number__startswith=prefix).values_list(
-        "number", flat=True
-    )
-    last = max((int(n[len(prefix) :]) for n in taken if n[len(prefix) :].isdigit()), default=0)
-    return f"{prefix}{last + 1:04d}"
-
-
 def _insert(req, actor):
-    """Save a new request under the next free number (two at once: the second retries)."""
-    for _attempt in range(5):
-        req.number = next_number()
-        try:
-            with transaction.atomic():
-                _save(req, actor)
-            return req
-        except IntegrityError:
-            req.pk = None
-    raise IntegrityError("no free account request number")
+    """Save a new request as ``A3-115-0007``: the ROC year and its running number."""
+    return numbering.insert_numbered(req, template="A3-{year}-", width=4, actor=actor)
 
 
 def find_account(system_id, name: str):

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy, pgettext_lazy
 from isms.core.access import Access, can, user_roles
 from isms.core.fields import ROCDateField
 from isms.core.filters import FilterSet
-from isms.core.forms import ModelForm
+from isms.core.forms import ModelForm, add_service_errors
 from isms.core.generic import ProtectedView
 from isms.core.models import Person
 from isms.core.registers import Column, Register, nav_link
@@ -380,8 +380,7 @@ class DepartureView(ProtectedView):
                 effective_on=data["effective_on"],
             )
         except ValidationError as error:
-            for name, message in error.message_dict.items():
-                form.add_error(name if name in form.fields else None, message)
+            add_service_errors(form, error)
             return self.get(request, form=form, status=400)
         if tasks:
             messages.success(

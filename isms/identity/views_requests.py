@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy
 from isms.audit.models import AuditEntry
 from isms.core.access import SIGNED_IN, Access, can, restrict
 from isms.core.filters import FilterSet, ROCDateFilter
+from isms.core.forms import add_service_errors
 from isms.core.generic import ProtectedView, RegisterView, can_see_history
 from isms.core.models import SchoolProfile
 from isms.core.registers import Column, Register, nav_link
@@ -413,7 +414,7 @@ class RequestAction(ProtectedView):
                 with transaction.atomic():
                     message = self.perform(req, form.cleaned_data, request.user)
             except ValidationError as error:
-                forms.apply_errors(form, error)
+                add_service_errors(form, error)
             else:
                 messages.success(request, message)
                 return redirect(req.get_absolute_url())

@@ -17,34 +17,22 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 
 from isms.core import roc
 from isms.core.access import SIGNED_IN
-from isms.core.restapi import ModelSerializer, RegisterViewSet
+from isms.core.restapi import ModelSerializer, RegisterViewSet, service_errors
 
 from . import services
 from .models import Incident, IncidentDrill
 
 
 # Helpers ---------------------------------------------------------------------------------
-def field_errors(error: DjangoValidationError) -> serializers.ValidationError:
-    """A service's ValidationError as DRF's: field → messages, ``__all__`` → non_field_errors."""
-    if not hasattr(error, "error_dict"):
-        return serializers.ValidationError({api_settings.NON_FIELD_ERRORS_KEY: error.messages})
-    detail = {}
-    for name, messages in error.message_dict.items():
-        key = api_settings.NON_FIELD_ERRORS_KEY if name == "__all__" else name
-        detail.setdefault(key, []).extend(messages)
-    return serializers.ValidationError(detail)
-
-
 def call(service, *args, **kwargs):
     """Run a service; its ValidationError becomes a 400 with field errors (nothing saved)."""
     try:
         return service(*args, **kwargs)
     except DjangoValidationError as error:
-        raise field_errors(error) from error
+        raise service_errors(error) from error
 
 
 ROC_LIKE = re.compile(r"\s*(民國)?\s*\d{1,3}\s*[/.\-年／．－]")

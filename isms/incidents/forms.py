@@ -6,7 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from isms.core.fields import ROCDateTimeField
-from isms.core.forms import ModelForm
+from isms.core.forms import ModelForm, add_service_errors
 
 from . import levels, services
 from .models import Incident, IncidentDrill
@@ -23,11 +23,6 @@ def _bootstrap(form):
             widget.attrs.setdefault("class", "form-select")
         else:
             widget.attrs.setdefault("class", "form-control")
-
-
-def _apply_errors(form, error: ValidationError):
-    for name, messages in error.message_dict.items():
-        form.add_error(name if name in form.fields else None, messages)
 
 
 class SuspectedReportForm(forms.Form):
@@ -154,7 +149,7 @@ class IncidentForm(ModelForm):
                 return services.create(actor=actor, **values)
             return services.update(self.instance, actor=actor, **values)
         except ValidationError as error:  # raced with another change: shown, nothing saved
-            _apply_errors(self, error)
+            add_service_errors(self, error)
             raise
 
 

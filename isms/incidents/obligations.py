@@ -3,12 +3,17 @@
 import datetime as dt
 
 from django.conf import settings
-from django.db.models import Max, Q
+from django.db.models import Max
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from isms.compliance.registry import Obligation, Records, register, register_records
+from isms.compliance.registry import (
+    Obligation,
+    Records,
+    pending_or_recent,
+    register,
+    register_records,
+)
 from isms.compliance.rhythms import EVENT, Rhythm, day_start, local_date
 from isms.core.models import SchoolProfile
 from isms.core.roles import SECURITY_OFFICER
@@ -21,19 +26,6 @@ EVENT_RHYTHM = Rhythm(period=EVENT)
 
 def _incidents():
     return Incident.objects.active().exclude(status=Incident.Status.DISMISSED)
-
-
-# Done incidents keep their state on the dashboard this long, then only the register and
-# the evidence binder show them (the engine's work stays bounded by recent incidents).
-KEEP_DONE = dt.timedelta(days=30)
-
-
-def _pending_or_recent(subjects, done):
-    def read():
-        recent = timezone.now() - KEEP_DONE
-        return subjects().filter(Q(**{f"{done}__isnull": True}) | Q(**{f"{done}__gte": recent}))
-
-    return read
 
 
 def _values(field):
@@ -53,7 +45,7 @@ def _duty(key, clause, title, subjects, done, due, description=""):
             key=key,
             clause=clause,
             title=title,
-            subjects=_pending_or_recent(subjects, done),
+            subjects=pending_or_recent(subjects, done),
             all_subjects=subjects,
             evidence=_values(done),
             deadline=_values(due),
@@ -111,7 +103,7 @@ register(
         key="incidents.warning_answer",
         clause="2.10.10",
         title=_("回覆教育機構資安通報平台資安預警事件單"),
-        subjects=_pending_or_recent(
+        subjects=pending_or_recent(
             lambda: _incidents().filter(source=Incident.Source.WARNING), "warning_answered_at"
         ),
         all_subjects=lambda: _incidents().filter(source=Incident.Source.WARNING),

@@ -11,13 +11,13 @@ import datetime as dt
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from isms.audit import trail
 from isms.compliance import engine
-from isms.core import roc
+from isms.core import numbering, roc
 from isms.core.roles import PRINCIPAL, SECURITY_OFFICER, SUPERVISOR
 from isms.notifications import services as notifications
 
@@ -64,26 +64,9 @@ def refresh_duties():
         engine.refresh(key)
 
 
-def next_number(now=None) -> str:
-    """``115-003``: the ROC year of the report and its running number in that year."""
-    year = roc.roc_year(timezone.localdate(now or timezone.now()))
-    prefix = f"{year}-"
-    taken = Incident.objects.filter(number__startswith=prefix).values_list("number", flat=True)
-    last = max((int(n.split("-", 1)[1]) for n in taken if n.split("-", 1)[1].isdigit()), default=0)
-    return f"{prefix}{last + 1:03d}"
-
-
 def _insert(incident, actor):
-    """Save a new incident under the next free number (two at once: the second retries)."""
-    for _attempt in range(5):
-        incident.number = next_number()
-        try:
-            with transaction.atomic():
-                _save(incident, actor)
-            return incident
-        except IntegrityError:
-            incident.pk = None
-    raise IntegrityError("no free incident number")
+    """Save a new incident as ``115-003``: the ROC year and its running number."""
+    return numbering.insert_numbered(incident, template="{year}-", width=3, actor=actor)
 
 
 def recompute_deadlines(incident) -> None:

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy
 
 from isms.core.access import SIGNED_IN, Access, can
 from isms.core.filters import FilterSet
+from isms.core.forms import add_service_errors
 from isms.core.generic import AddPage, DetailPage, EditPage, ProtectedView
 from isms.core.registers import Column, Register, nav_link
 from isms.core.roles import MANAGERS, SECURITY_OFFICER, SUPERVISOR
@@ -180,7 +181,7 @@ class SuspectedReportView(ProtectedView):
                 contact=data["contact"],
             )
         except ValidationError as error:
-            forms._apply_errors(form, error)
+            add_service_errors(form, error)
             return self.get(request, form=form, status=400)
         messages.success(
             request,
@@ -363,7 +364,7 @@ class IncidentAction(ProtectedView):
                 with transaction.atomic():
                     message = self.perform(incident, form.cleaned_data, request.user)
             except ValidationError as error:
-                forms._apply_errors(form, error)
+                add_service_errors(form, error)
             else:
                 messages.success(request, message)
                 return redirect(incident.get_absolute_url())
