@@ -13,6 +13,7 @@ def _fast_hashing(settings, tmp_path):
     # PBKDF2 at full strength costs ~0.3 s a password; the rules under test don't depend on it.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.MEDIA_ROOT = tmp_path / "media"
+    settings.ISMS_PROGRESS_DIR = tmp_path / "progress"
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

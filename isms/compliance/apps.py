@@ -15,7 +15,10 @@ class ComplianceConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_migrate
 
-        from . import registry
+        from isms.core import jobs
+
+        from . import binder, registry
 
         registry.autodiscover()
+        jobs.register("compliance.binder", pending=binder.pending, run_pending=binder.run_pending)
         post_migrate.connect(_load_clauses, sender=self, dispatch_uid="compliance_clauses")

@@ -38,7 +38,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
 from isms.audit import trail
-from isms.core import roc
+from isms.core import jobs, roc
 from isms.core.generic import csv_safe, xlsx_append
 from isms.core.models import Attachment, SchoolProfile
 from isms.core.registers import as_text
@@ -127,34 +127,26 @@ def requeue_stale(now=None) -> int:
 
 def pending(now=None) -> bool:
     """Whether a pass has binder work: one queued, or one whose worker went silent."""
-    now = now or timezone.now()
-    return Binder.objects.filter(
-        models.Q(status=Binder.Status.QUEUED)
-        | models.Q(status=Binder.Status.BUILDING, heartbeat_at__lt=now - STALE_AFTER)
-    ).exists()
+    return jobs.has_work(
+        Binder,
+        queued=Binder.Status.QUEUED,
+        running=Binder.Status.BUILDING,
+        stale_after=STALE_AFTER,
+        now=now,
+    )
 
 
 def claim_next(worker_id: str, now=None) -> Binder | None:
     """Take the oldest queued binder: ``UPDATE … WHERE status = 'queued'`` — one winner."""
     now = now or timezone.now()
     requeue_stale(now)
-    candidates = Binder.objects.filter(status=Binder.Status.QUEUED).order_by("requested_at", "id")
-    for pk in candidates.values_list("pk", flat=True)[:5]:
-        with transaction.atomic():
-            won = Binder.objects.filter(pk=pk, status=Binder.Status.QUEUED).update(
-                status=Binder.Status.BUILDING,
-                claimed_by=worker_id[:100],
-                heartbeat_at=now,
-                started_at=now,
-                progress=0,
-                step="",
-                error="",
-            )
-            if won:
-                binder = Binder.objects.get(pk=pk)
-                _transition(binder, "queued", "building", worker=worker_id)
-                return binder
-    return None
+    return jobs.claim_first(
+        Binder.objects.filter(status=Binder.Status.QUEUED).order_by("requested_at", "id"),
+        running=Binder.Status.BUILDING,
+        worker_id=worker_id,
+        values={"heartbeat_at": now, "started_at": now, "progress": 0, "step": "", "error": ""},
+        on_claim=lambda b: _transition(b, "queued", "building", worker=worker_id),
+    )
 
 
 def run_pending(worker_id: str, should_stop=lambda: False) -> int:

@@ -10,7 +10,16 @@ class IdentityConfig(AppConfig):
         from django.db import transaction
         from django.db.models.signals import post_save
 
+        from isms.core import jobs
         from isms.core.models import Person
+
+        from . import reconcile
+
+        jobs.register(
+            "identity.import_apply",
+            pending=reconcile.pending,
+            run_pending=reconcile.run_pending,
+        )
 
         def person_saved(sender, instance, created, **kwargs):
             # A person recorded as left (or past their leave date) on the people pages:

@@ -460,6 +460,8 @@ class AccountImport(models.Model):
         READING = "reading", _("讀取中")
         READ = "read", _("已比對")
         FAILED = "failed", _("無法讀取")
+        QUEUED = "queued", _("等待套用")
+        APPLYING = "applying", _("套用中")
         APPLIED = "applied", _("已套用")
         DISCARDED = "discarded", _("已放棄")
 
@@ -491,6 +493,11 @@ class AccountImport(models.Model):
         related_name="+",
     )
     applied_at = models.DateTimeField(_("套用時間"), null=True, blank=True)
+    # A large apply runs in the worker: the officer's choices wait here with the request.
+    apply_options = models.JSONField(_("套用選項"), default=dict, blank=True)
+    claimed_by = models.CharField(max_length=100, blank=True, editable=False)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, editable=False)
+    apply_error = models.TextField(_("套用失敗原因"), blank=True)
 
     class Meta:
         verbose_name = _("帳號清單匯入")
@@ -502,3 +509,11 @@ class AccountImport(models.Model):
 
     def get_absolute_url(self):
         return reverse("identity:accountimport_detail", args=[self.pk])
+
+    @property
+    def applying(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.APPLYING)
+
+    @property
+    def progress_key(self) -> str:
+        return f"identity-import-{self.pk}"

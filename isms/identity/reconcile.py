@@ -23,6 +23,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import logging
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -31,12 +32,12 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from isms.audit import trail
-from isms.core import roc
+from isms.core import jobs, progress, roc
 from isms.core.models import Person
 from isms.core.services import check_upload
 
@@ -45,6 +46,8 @@ from .models import Account, AccountImport, OffboardingTask
 
 Status = Account.Status
 Kind = Account.Kind
+
+logger = logging.getLogger("isms.identity.reconcile")
 
 KINDS = ("csv", "xlsx")
 EXTENSIONS = {"csv": "csv", "txt": "csv", "tsv": "csv", "xlsx": "xlsx"}
@@ -876,6 +879,12 @@ def discard(imp: AccountImport, *, actor) -> bool:
 # Applying -------------------------------------------------------------------------------------
 # Each service call recomputes the account duties (~0.3 s with 10,000 accounts); during an
 # apply they are collected and refreshed once after the commit (services.deferred_refresh).
+# A comparison with more changes than ISMS_IMPORT_INLINE_CHANGES is applied by the worker
+# (isms/core/jobs.py), still in one transaction, its progress in isms/core/progress.py.
+
+STALE_AFTER = dt.timedelta(minutes=10)
+PROGRESS_EVERY = 0.5  # seconds between two writes of the progress file
+APPLY_GROUPS = ("new", "gone", "status", "updates")
 
 
 def _label(username: str, error: ValidationError) -> ValidationError:
@@ -883,6 +892,78 @@ def _label(username: str, error: ValidationError) -> ValidationError:
     return ValidationError(
         [_("帳號「%(name)s」：%(error)s") % {"name": username, "error": m} for m in messages]
     )
+
+
+def change_count(differences: dict) -> int:
+    """The changes an apply makes at most (the departed are counted once per account)."""
+    counts = differences.get("counts") or {}
+    return sum(counts.get(g, 0) for g in (*APPLY_GROUPS, "departed"))
+
+
+def runs_in_worker(imp: AccountImport) -> bool:
+    return change_count(imp.differences or {}) > settings.ISMS_IMPORT_INLINE_CHANGES
+
+
+def _options(digest_seen, skip_bad=False, skip_new=(), unmatched_kind="", adopt=()) -> dict:
+    if unmatched_kind not in ("", Kind.SHARED, Kind.SERVICE):
+        raise ValidationError(_("未對應使用人的新帳號類型不正確。"))
+    return {
+        "digest_seen": str(digest_seen or ""),
+        "skip_bad": bool(skip_bad),
+        "skip_new": sorted({str(k) for k in skip_new}),
+        "unmatched_kind": unmatched_kind,
+        "adopt": sorted({int(a) for a in adopt}),
+    }
+
+
+def _check(locked: AccountImport, options: dict, status: str) -> None:
+    if locked.status != status:
+        raise ValidationError(
+            _("此清單目前無法套用（狀態：%(status)s）。") % {"status": locked.get_status_display()}
+        )
+    if options["digest_seen"] != locked.differences.get("digest"):
+        raise Stale()
+
+
+def _refuse_bad_rows(errors: list, options: dict) -> None:
+    if errors and not options["skip_bad"]:
+        raise ValidationError(
+            _("檔案有 %(n)d 筆無法讀取的資料；請修正後重新上傳，或勾選略過這些資料。")
+            % {"n": len(errors)}
+        )
+
+
+def request_apply(imp: AccountImport, *, actor, now=None, **choices) -> dict | None:
+    """Apply now and return the counts, or (many changes) queue it for the worker: None.
+
+    ``choices`` are ``apply``'s (digest_seen, skip_bad, skip_new, unmatched_kind, adopt).
+    Raises ValidationError or Stale as ``apply`` does; nothing is changed then.
+    """
+    options = _options(**choices)
+    if not runs_in_worker(imp):
+        return apply(imp, actor=actor, now=now, **options)
+    with transaction.atomic():
+        locked = AccountImport.objects.select_for_update().get(pk=imp.pk)
+        _check(locked, options, AccountImport.Status.READ)
+        _refuse_bad_rows(locked.errors, options)
+        AccountImport.objects.filter(pk=imp.pk).update(
+            status=AccountImport.Status.QUEUED,
+            apply_options=options,
+            applied_by=actor,
+            apply_error="",
+            claimed_by="",
+            heartbeat_at=None,
+        )
+        with trail.as_actor(actor):
+            _transition(
+                locked,
+                AccountImport.Status.READ,
+                AccountImport.Status.QUEUED,
+                changes=change_count(locked.differences),
+            )
+    progress.clear(imp.progress_key)
+    imp.refresh_from_db()
+    return None
 
 
 def apply(
@@ -895,45 +976,43 @@ def apply(
     unmatched_kind: str = "",
     adopt=(),
     now=None,
+    worker_id: str = "",
+    tracker=None,
 ) -> dict:
     """Apply the comparison in one transaction: all or nothing.
 
     Raises ValidationError (nothing changed) or Stale (the comparison was made again and
-    stored; the officer must look at it again). Returns the counts of what was done.
+    stored; the officer must look at it again). Returns the counts of what was done. The
+    worker passes its ``worker_id`` (the import must be claimed by it) and a progress
+    ``tracker``; a request applies an import that is ``read``.
     """
-    if unmatched_kind not in ("", Kind.SHARED, Kind.SERVICE):
-        raise ValidationError(_("未對應使用人的新帳號類型不正確。"))
-    skip_new, adopt = set(skip_new), {int(a) for a in adopt}
+    options = _options(digest_seen, skip_bad, skip_new, unmatched_kind, adopt)
     now = now or timezone.now()
     today = timezone.localdate(now)
+    tracker = tracker or progress.SILENT
     note = _("帳號清單比對（%(file)s，匯入 #%(pk)d）") % {"file": imp.original_name, "pk": imp.pk}
+    expected = AccountImport.Status.APPLYING if worker_id else AccountImport.Status.READ
     try:
         with services.deferred_refresh(), transaction.atomic():
             locked = AccountImport.objects.select_for_update().get(pk=imp.pk)
-            if locked.status != AccountImport.Status.READ:
-                raise ValidationError(
-                    _("此清單目前無法套用（狀態：%(status)s）。")
-                    % {"status": locked.get_status_display()}
-                )
-            if digest_seen != locked.differences.get("digest"):
-                raise Stale()
+            if worker_id and locked.claimed_by != worker_id[:100]:
+                raise progress.Cancelled("the claim was lost")
+            _check(locked, options, expected)
+            tracker.begin(_("讀取並比對清單"))
             errors, differences, total = read_and_compare(locked, now=now)
             if differences["digest"] != locked.differences.get("digest"):
                 raise Stale((errors, differences, total))
-            if errors and not skip_bad:
-                raise ValidationError(
-                    _("檔案有 %(n)d 筆無法讀取的資料；請修正後重新上傳，或勾選略過這些資料。")
-                    % {"n": len(errors)}
-                )
+            _refuse_bad_rows(errors, options)
             counts = _apply(
                 locked,
                 differences["groups"],
                 actor,
                 note,
                 today,
-                skip_new=skip_new,
-                unmatched_kind=unmatched_kind,
-                adopt=adopt,
+                skip_new=set(options["skip_new"]),
+                unmatched_kind=options["unmatched_kind"],
+                adopt=set(options["adopt"]),
+                tracker=tracker,
             )
             counts["skipped_rows"] = len(errors)
             differences["applied"] = counts
@@ -942,15 +1021,16 @@ def apply(
                 applied_by=actor,
                 applied_at=now,
                 differences=differences,
+                apply_options=options,
+                apply_error="",
+                progress=100,
             )
             with trail.as_actor(actor):
-                _transition(
-                    locked, AccountImport.Status.READ, AccountImport.Status.APPLIED, applied=counts
-                )
+                _transition(locked, expected, AccountImport.Status.APPLIED, applied=counts)
     except Stale as stale:
         if stale.args:
             errors, differences, total = stale.args[0]
-            AccountImport.objects.filter(pk=imp.pk, status=AccountImport.Status.READ).update(
+            AccountImport.objects.filter(pk=imp.pk, status=expected).update(
                 errors=errors, differences=differences, rows=total
             )
         imp.refresh_from_db()
@@ -959,7 +1039,142 @@ def apply(
     return counts
 
 
-def _apply(imp, groups, actor, note, today, *, skip_new, unmatched_kind, adopt) -> dict:
+# The worker's side: claim a queued apply, run it, release it --------------------------------
+def _release(imp: AccountImport, worker_id: str, to: str, error: str = "") -> bool:
+    """Give a claimed import back: to ``queued`` (worker stopping) or ``read`` (failed)."""
+    with transaction.atomic():
+        done = AccountImport.objects.filter(
+            pk=imp.pk, status=AccountImport.Status.APPLYING, claimed_by=worker_id[:100]
+        ).update(status=to, claimed_by="", heartbeat_at=None, apply_error=error)
+        if done:
+            extra = {"error": error} if error else {}
+            _transition(imp, AccountImport.Status.APPLYING, to, **extra)
+    progress.clear(imp.progress_key)
+    return bool(done)
+
+
+def _silent(imp: AccountImport, now) -> bool:
+    seen = progress.read(imp.progress_key)
+    if seen is not None:
+        return seen["age"] > STALE_AFTER.total_seconds()
+    return imp.heartbeat_at is None or imp.heartbeat_at < now - STALE_AFTER
+
+
+def release_stale(now=None) -> int:
+    """Applies whose worker went silent (killed, machine restarted) go back to the officer.
+
+    Their transaction never committed, so nothing was applied; they are not queued again
+    by themselves, in case the apply itself is what stopped the worker.
+    """
+    now = now or timezone.now()
+    count = 0
+    for imp in AccountImport.objects.filter(
+        status=AccountImport.Status.APPLYING, heartbeat_at__lt=now - STALE_AFTER
+    ):
+        if _silent(imp, now) and _release(
+            imp,
+            imp.claimed_by,
+            AccountImport.Status.READ,
+            _("背景套用中斷（工作程序停止回應），未套用任何變更；請重新套用。"),
+        ):
+            count += 1
+    return count
+
+
+def pending(now=None) -> bool:
+    return jobs.has_work(
+        AccountImport,
+        queued=AccountImport.Status.QUEUED,
+        running=AccountImport.Status.APPLYING,
+        stale_after=STALE_AFTER,
+        now=now,
+    )
+
+
+def claim_next(worker_id: str, now=None) -> AccountImport | None:
+    """Take the oldest queued apply: ``UPDATE … WHERE status = 'queued'`` — one winner."""
+    now = now or timezone.now()
+    release_stale(now)
+    return jobs.claim_first(
+        AccountImport.objects.filter(status=AccountImport.Status.QUEUED).order_by("id"),
+        running=AccountImport.Status.APPLYING,
+        worker_id=worker_id,
+        values={"heartbeat_at": now, "apply_error": ""},
+        on_claim=lambda imp: _transition(
+            imp, AccountImport.Status.QUEUED, AccountImport.Status.APPLYING, worker=worker_id
+        ),
+    )
+
+
+def run_claimed(imp: AccountImport, worker_id: str, should_stop=lambda: False) -> bool:
+    """Apply one claimed import with the officer's stored choices, as the officer."""
+    options = imp.apply_options or {}
+    tracker = progress.Tracker(
+        imp.progress_key,
+        change_count(imp.differences) + 1,
+        should_stop=should_stop,
+        every=PROGRESS_EVERY,
+    )
+    try:
+        with translation.override(settings.LANGUAGE_CODE):
+            try:
+                apply(
+                    imp,
+                    actor=imp.applied_by,
+                    digest_seen=options.get("digest_seen", ""),
+                    skip_bad=options.get("skip_bad", False),
+                    skip_new=options.get("skip_new", ()),
+                    unmatched_kind=options.get("unmatched_kind", ""),
+                    adopt=options.get("adopt", ()),
+                    worker_id=worker_id,
+                    tracker=tracker,
+                )
+                return True
+            except progress.Cancelled:
+                _release(imp, worker_id, AccountImport.Status.QUEUED)
+            except Stale:
+                _release(
+                    imp,
+                    worker_id,
+                    AccountImport.Status.READ,
+                    _("登記簿或清單在比對後有變動，已重新比對；請再檢視差異後套用。"),
+                )
+            except (ValidationError, FileError) as error:
+                messages = error.messages if isinstance(error, ValidationError) else [str(error)]
+                _release(
+                    imp,
+                    worker_id,
+                    AccountImport.Status.READ,
+                    "\n".join([*messages, _("未套用任何變更。")]),
+                )
+            except Exception as exc:
+                logger.exception("import %s: apply failed", imp.pk)
+                _release(
+                    imp,
+                    worker_id,
+                    AccountImport.Status.READ,
+                    _("套用失敗，未套用任何變更：%(error)s")
+                    % {"error": f"{type(exc).__name__}: {exc}"[:500]},
+                )
+    finally:
+        progress.clear(imp.progress_key)
+    return False
+
+
+def run_pending(worker_id: str, should_stop=lambda: False) -> int:
+    """Apply queued imports one after the other until none is left or the worker stops."""
+    applied = 0
+    with trail.acting_as(label=f"worker:{worker_id}"):
+        while not should_stop():
+            imp = claim_next(worker_id)
+            if imp is None:
+                break
+            if run_claimed(imp, worker_id, should_stop=should_stop):
+                applied += 1
+    return applied
+
+
+def _apply(imp, groups, actor, note, today, *, skip_new, unmatched_kind, adopt, tracker) -> dict:
     counts = dict.fromkeys(("added", "removed", "status", "updated", "adopted", "offboarded"), 0)
     ids = {e["id"] for g in ("gone", "status", "updates", "suggest") for e in groups[g]}
     accounts = Account.objects.select_related("system").in_bulk([i for i in ids if i])
@@ -973,6 +1188,7 @@ def _apply(imp, groups, actor, note, today, *, skip_new, unmatched_kind, adopt) 
     )
 
     # 1. Field updates and adopted holders: one save per account.
+    tracker.begin(_("更新帳號資料"))
     suggestions = {e["id"]: e for e in groups["suggest"]}
     touched = {}
     for entry in groups["updates"]:
@@ -999,17 +1215,23 @@ def _apply(imp, groups, actor, note, today, *, skip_new, unmatched_kind, adopt) 
             services.save_account(account, actor=actor, strict=account.pk in adopt)
         except ValidationError as error:
             raise _label(account.username, error) from None
+        tracker.advance()
 
     # 2. Status: enabled/disabled as the system says; accounts no longer listed removed.
+    tracker.begin(_("更新帳號狀態"))
     for entry in groups["status"]:
         _set_status(accounts[entry["id"]], entry["to"], actor, note)
         counts["status"] += 1
+        tracker.advance()
     for entry in groups["gone"]:
         _set_status(accounts[entry["id"]], Status.REMOVED, actor, note)
         counts["removed"] += 1
+        tracker.advance()
 
     # 3. New accounts (the officer may leave some out).
+    tracker.begin(_("新增帳號"))
     for entry in groups["new"]:
+        tracker.advance()
         if entry["key"] in skip_new or entry.get("voided"):
             continue
         match = entry.get("person") or {}
@@ -1038,8 +1260,10 @@ def _apply(imp, groups, actor, note, today, *, skip_new, unmatched_kind, adopt) 
         counts["added"] += 1
 
     # 4. Departed people's accounts still enabled: removal tasks (each person once).
+    tracker.begin(_("建立帳號移除工作"))
     done = set()
     for entry in groups["departed"]:
+        tracker.advance()
         pid = entry["person"]["id"]
         if pid in done or pid not in people:
             continue

@@ -410,15 +410,28 @@ def prepare_privileged(*, actor, term: roc.SchoolTerm | None = None) -> Privileg
     return review
 
 
+def outdated(review: PrivilegedReview) -> bool:
+    """The privileged accounts, their rights or holders changed since the list was prepared."""
+    now = {(a.pk, a.rights.strip(), holder_of(a)) for a in privileged_accounts()}
+    then = {(i.account_id, i.rights, i.holder) for i in review.items.all()}
+    return now != then
+
+
 @transaction.atomic
 def review_privileged(review: PrivilegedReview, *, actor, note: str = "") -> PrivilegedReview:
-    """The supervisor reviews (覆核) the A-4 list (the duty's evidence)."""
+    """The supervisor reviews (覆核) the A-4 list (the duty's evidence).
+
+    Only the list as the accounts stand: a signature over rights that changed since would
+    put on file an A-4 that no longer describes the systems (2.8).
+    """
     review = PrivilegedReview.objects.select_for_update().get(pk=review.pk)
     errors = {}
     if review.reviewed_at is not None:
         errors["__all__"] = _("此特權帳號清單已覆核。")
     elif actor is not None and actor.pk == review.prepared_by_id:
         errors["__all__"] = _("填表人不可覆核自己填寫的清單，請由另一位主管覆核。")
+    elif outdated(review):
+        errors["__all__"] = _("清單填寫後特權帳號或其權限已有異動，請重新填寫清單後再覆核。")
     if errors:
         raise ValidationError(errors)
     review.reviewed_by, review.reviewed_at = actor, timezone.now()

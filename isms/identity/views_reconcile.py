@@ -2,7 +2,9 @@
 
 Upload (CSV or XLSX) → choose the columns (and the encoding, when it cannot be told) →
 the file is read and compared within the request (10,000 rows take well under a second;
-see bench/reconcile.py) → the differences, grouped → apply in one step.
+see bench/reconcile.py) → the differences, grouped → apply in one step: in the request,
+or, with more than ISMS_IMPORT_INLINE_CHANGES changes, by the worker while the page shows
+its progress (polled with htmx).
 
 Who may do what: the security officer and system administrators (the sysadmin role), and
 the administrators of the system concerned, upload and apply; the supervisor and the
@@ -22,7 +24,9 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
+from django_htmx.http import HttpResponseClientRefresh
 
+from isms.core import progress
 from isms.core.access import Access, can
 from isms.core.generic import ProtectedView
 from isms.core.registers import nav_link
@@ -38,8 +42,6 @@ RECONCILE_ACCESS = Access(view=READERS, add=WRITERS, change=WRITERS)
 # Rows shown per group and unreadable rows listed (the counts are always complete).
 SHOW = 1000
 SHOW_ERRORS = 500
-# Each change is one audited service call (a few ms): warn that a large apply takes a while.
-MANY_CHANGES = 2000
 Status = AccountImport.Status
 DELIMITER_NAMES = {",": "comma", "\t": "tab", ";": "semicolon"}
 ENCODING_LABELS = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8（BOM）", "cp950": "Big5（cp950）"}
@@ -280,6 +282,16 @@ def _moment(value):
     return dt.datetime.fromisoformat(value)
 
 
+def _progress(imp) -> dict:
+    """The context of the progress partial: the worker's progress file, when it has one."""
+    seen = progress.read(imp.progress_key) if imp.status == Status.APPLYING else None
+    return {
+        "imp": imp,
+        "percent": seen["percent"] if seen else 0,
+        "step": seen["step"] if seen else "",
+    }
+
+
 def _shown(entries):
     out = []
     for entry in entries[:SHOW]:
@@ -323,6 +335,11 @@ class ImportDetailView(ReconcileView):
 
     def get(self, request, pk):
         imp = self.get_import()
+        if request.htmx:
+            # The progress of an apply in the worker; once it is over, the whole page.
+            if imp.applying:
+                return render(request, "identity/reconcile/_progress.html", _progress(imp))
+            return HttpResponseClientRefresh()
         if imp.status == Status.UPLOADED:
             return self.columns_page(request, imp)
         return self.result_page(request, imp)
@@ -361,6 +378,20 @@ class ImportDetailView(ReconcileView):
         errors = [{**e, "text": reconcile.error_text(e)} for e in (imp.errors or [])[:SHOW_ERRORS]]
         new = groups.get("new", [])
         posted = request.POST if request.method == "POST" else None
+        # After a refused apply (in the request or in the worker) the choices are shown again.
+        chosen = (
+            {
+                "unmatched_kind": posted.get("unmatched_kind", ""),
+                "skip_new": set(posted.getlist("skip_new")),
+                "adopt": set(posted.getlist("adopt")),
+            }
+            if posted
+            else {
+                "unmatched_kind": (imp.apply_options or {}).get("unmatched_kind", ""),
+                "skip_new": {str(k) for k in (imp.apply_options or {}).get("skip_new", ())},
+                "adopt": {str(k) for k in (imp.apply_options or {}).get("adopt", ())},
+            }
+        )
         ctx = {
             "imp": imp,
             "sections": sections,
@@ -378,17 +409,17 @@ class ImportDetailView(ReconcileView):
                 {e["person"]["id"] for e in groups.get("departed", []) if e.get("person")}
             ),
             "applied": diff.get("applied"),
-            "changes": sum(
-                counts.get(g, 0) for g in ("new", "gone", "status", "updates", "departed")
-            ),
-            "many_changes": MANY_CHANGES,
+            "changes": reconcile.change_count(diff),
+            "in_worker": reconcile.runs_in_worker(imp),
             "kinds": [(k, KIND_LABELS[k]) for k in (Account.Kind.SHARED, Account.Kind.SERVICE)],
-            # After a refused apply the officer's choices are shown again.
-            "chosen_kind": posted.get("unmatched_kind", "") if posted else "",
-            "skipped_new": set(posted.getlist("skip_new")) if posted else set(),
-            "adopted": set(posted.getlist("adopt")) if posted else set(),
+            "chosen_kind": chosen["unmatched_kind"],
+            "skipped_new": chosen["skip_new"],
+            "adopted": chosen["adopt"],
+            "apply_error": imp.apply_error if imp.status == Status.READ else "",
             "clause": "2.7",
         }
+        if imp.applying:
+            ctx.update(_progress(imp))
         return render(request, "identity/reconcile/detail.html", ctx, status=status)
 
 
@@ -402,6 +433,9 @@ class ImportColumnsView(ImportDetailView):
 
     def post(self, request, pk):
         imp = self.get_import(write=True)
+        if imp.applying:
+            messages.error(request, _("此清單正在套用，請稍候。"))
+            return redirect(imp.get_absolute_url())
         if imp.status not in (Status.UPLOADED, Status.READ):
             messages.error(request, _("此清單已套用或已放棄，無法再變更欄位。"))
             return redirect(imp.get_absolute_url())
@@ -468,7 +502,7 @@ class ImportApplyView(ImportDetailView):
     def post(self, request, pk):
         imp = self.get_import(write=True)
         try:
-            counts = reconcile.apply(
+            counts = reconcile.request_apply(
                 imp,
                 actor=request.user,
                 digest_seen=request.POST.get("digest", ""),
@@ -491,6 +525,12 @@ class ImportApplyView(ImportDetailView):
                 messages.error(request, message)
             messages.error(request, _("未套用任何變更。"))
             return self.result_page(request, imp, status=400)
+        if counts is None:
+            messages.info(
+                request,
+                _("變更較多，已交由背景程序在同一交易中套用；本頁會顯示進度。"),
+            )
+            return redirect(imp.get_absolute_url())
         messages.success(
             request,
             _(

@@ -364,13 +364,6 @@ class PrivilegedPrepareView(PrivilegedListView):
         return redirect(review.get_absolute_url())
 
 
-def _snapshot_outdated(review, accounts) -> bool:
-    """The privileged accounts or their rights changed since the list was prepared."""
-    now = {(a.pk, a.rights.strip(), reviews.holder_of(a)) for a in accounts}
-    then = {(i.account_id, i.rights, i.holder) for i in review.items.all()}
-    return now != then
-
-
 class PrivilegedReviewDetailView(ProtectedView):
     """One semester's A-4 list as prepared, and the supervisor's review."""
 
@@ -387,12 +380,12 @@ class PrivilegedReviewDetailView(ProtectedView):
         return review
 
     def page(self, request, review, form=None, status=200):
-        can_review = review.reviewed_at is None and can(request.user, "change", self.access)
+        outdated = review.reviewed_at is None and reviews.outdated(review)
+        can_review = (
+            review.reviewed_at is None and not outdated and can(request.user, "change", self.access)
+        )
         if can_review and form is None:
             form = PrivilegedReviewForm()
-        outdated = review.reviewed_at is None and _snapshot_outdated(
-            review, reviews.privileged_accounts()
-        )
         return render(
             request,
             "identity/reviews/privileged_review_detail.html",

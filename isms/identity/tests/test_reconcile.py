@@ -3,6 +3,7 @@
 import csv
 import datetime as dt
 import io
+import os
 
 import pytest
 import time_machine
@@ -816,3 +817,250 @@ def test_reading_and_comparing_take_the_same_queries_for_10_and_200_rows(officer
         pages.append(len(ctx))
     assert counts[0] == counts[1], counts
     assert pages[0] == pages[1], pages
+
+
+# Large applies: in the worker, with progress ---------------------------------------------------
+def snapshot():
+    return sorted(Account.objects.values_list("username", "status", "display_name", "person_id"))
+
+
+@pytest.fixture
+def in_worker(settings):
+    settings.ISMS_IMPORT_INLINE_CHANGES = 0  # every apply goes to the worker
+    return settings
+
+
+@pytest.mark.django_db
+def test_a_large_apply_is_queued_with_the_choices_and_changes_nothing_yet(
+    officer, world, in_worker
+):
+    imp = read(officer, world["system"], world["data"])
+    before = snapshot()
+    svc = world["acc"]["svc"]
+    response = apply(officer, imp, unmatched_kind="service", skip_new=["twin"], adopt=[svc.pk])
+    assert response.status_code == 302
+    imp.refresh_from_db()
+    assert imp.status == AccountImport.Status.QUEUED and imp.applied_by == officer.user
+    assert imp.apply_options == {
+        "digest_seen": imp.differences["digest"],
+        "skip_bad": False,
+        "skip_new": ["twin"],
+        "unmatched_kind": "service",
+        "adopt": [svc.pk],
+    }
+    assert snapshot() == before
+    entry = AuditEntry.objects.filter(
+        model_label="identity.accountimport", object_id=str(imp.pk)
+    ).latest("id")
+    assert entry.actor == officer.user and entry.changes["status"] == ["read", "queued"]
+    page = officer.get(imp.get_absolute_url()).content.decode()
+    assert 'id="apply-progress"' in page and 'hx-trigger="every 2s"' in page
+    assert 'id="apply-form"' not in page  # not twice
+    assert "等待背景工作程序" in page
+    # A second submission, or another column choice, is refused while it waits.
+    assert apply(officer, imp).status_code == 400
+    response = choose(officer, imp)
+    assert response.status_code == 302
+    imp.refresh_from_db()
+    assert imp.status == AccountImport.Status.QUEUED
+
+
+@pytest.mark.django_db
+def test_the_worker_applies_it_as_the_officer_and_the_page_reloads(officer, world, in_worker):
+    from django.core.management import call_command
+
+    acc = world["acc"]
+    imp = read(officer, world["system"], world["data"])
+    apply(officer, imp, unmatched_kind="service", skip_new=["twin"], adopt=[acc["svc"].pk])
+    call_command("worker", "--once", "--worker-id", "w1")
+    imp.refresh_from_db()
+    assert imp.status == AccountImport.Status.APPLIED and imp.claimed_by == "w1"
+    assert imp.differences["applied"]["added"] == 4  # "twin" left out, "nobody" a service
+    assert imp.differences["applied"]["adopted"] == 1
+    assert Account.objects.get(username="nobody").kind == Account.Kind.SERVICE
+    assert not Account.objects.filter(username="twin").exists()
+    acc["gone"].refresh_from_db()
+    assert acc["gone"].status == Account.Status.REMOVED
+    # The changes are the officer's, though the worker made them.
+    added = Account.objects.filter(source=Account.Source.IMPORT).values_list("pk", flat=True)
+    entries = AuditEntry.objects.filter(
+        model_label="identity.account", action="create", object_id__in=[str(p) for p in added]
+    )
+    assert entries.count() == 4 and {e.actor for e in entries} == {officer.user}
+    transitions = [
+        e.changes["status"]
+        for e in AuditEntry.objects.filter(
+            model_label="identity.accountimport", object_id=str(imp.pk)
+        ).order_by("id")
+        if "status" in e.changes
+    ]
+    assert transitions[-3:] == [["read", "queued"], ["queued", "applying"], ["applying", "applied"]]
+    # The polling partial now asks for the whole page.
+    poll = officer.get(imp.get_absolute_url(), HTTP_HX_REQUEST="true")
+    assert poll.headers.get("HX-Refresh") == "true"
+    page = officer.get(imp.get_absolute_url()).content.decode()
+    assert "已套用：新增 4 個帳號" in page and 'id="apply-progress"' not in page
+
+
+@pytest.mark.django_db
+def test_progress_is_written_while_the_apply_runs_and_removed_after(
+    officer, in_worker, monkeypatch
+):
+    from isms.core import progress
+
+    s = system()
+    rows = [[f"user{i:03d}", f"使用者{i}", "", "1", ""] for i in range(120)]
+    imp = read(officer, s, csv_bytes(rows))
+    apply(officer, imp, unmatched_kind="shared")
+    worker = reconcile.claim_next("w1")
+    assert worker.pk == imp.pk
+    seen = []
+
+    def should_stop():  # asked at every progress write: record what the page would show
+        seen.append(progress.read(imp.progress_key))
+        return False
+
+    monkeypatch.setattr(reconcile, "PROGRESS_EVERY", 0)  # write at every unit of work
+    assert reconcile.run_claimed(worker, "w1", should_stop=should_stop)
+    states = [s for s in seen if s is not None]
+    percents = [s["percent"] for s in states]
+    assert percents == sorted(percents) and percents[-1] > 50
+    assert {s["step"] for s in states} >= {"讀取並比對清單", "新增帳號"}
+    assert progress.read(imp.progress_key) is None
+    assert Account.objects.filter(system=s).count() == 120
+
+
+@pytest.mark.django_db
+def test_the_progress_partial_shows_the_workers_step(officer, world, in_worker):
+    from isms.core import progress
+
+    imp = read(officer, world["system"], world["data"])
+    apply(officer, imp)
+    reconcile.claim_next("w1")
+    progress.write(imp.progress_key, 42, "新增帳號")
+    poll = officer.get(imp.get_absolute_url(), HTTP_HX_REQUEST="true").content.decode()
+    assert 'aria-valuenow="42"' in poll and "套用中：新增帳號" in poll
+    assert "<html" not in poll
+
+
+@pytest.mark.django_db
+def test_a_register_changed_while_queued_sends_it_back_compared_again(officer, in_worker):
+    s = system()
+    imp = read(officer, s, csv_bytes([["chen", "陳大文", "", "1", ""]]))
+    apply(officer, imp, unmatched_kind="shared")
+    account("late", s, person("林晚到"))  # added meanwhile: now "gone" from the file
+    assert reconcile.run_pending("w1") == 0
+    imp.refresh_from_db()
+    assert imp.status == AccountImport.Status.READ
+    assert "已重新比對" in imp.apply_error and names(imp, "gone") == ["late"]
+    assert not Account.objects.filter(username="chen").exists()
+    page = officer.get(imp.get_absolute_url()).content.decode()
+    assert "已重新比對" in page and 'id="apply-form"' in page
+    assert 'value="shared" selected' in page  # the choice is offered again
+
+
+@pytest.mark.django_db
+def test_a_failing_apply_in_the_worker_changes_nothing_and_says_why(
+    officer, world, in_worker, monkeypatch
+):
+    imp = read(officer, world["system"], world["data"])
+    apply(officer, imp, unmatched_kind="shared")
+    before, tasks = snapshot(), OffboardingTask.objects.count()
+    real = services.offboard
+
+    def failing(*args, **kwargs):
+        real(*args, **kwargs)
+        raise ValidationError("磁碟已滿")
+
+    monkeypatch.setattr(services, "offboard", failing)
+    assert reconcile.run_pending("w1") == 0
+    imp.refresh_from_db()
+    assert imp.status == AccountImport.Status.READ
+    assert imp.apply_error == "磁碟已滿\n未套用任何變更。"
+    assert snapshot() == before and OffboardingTask.objects.count() == tasks
+
+
+@pytest.mark.django_db
+def test_an_unexpected_error_in_the_worker_is_reported_not_lost(officer, in_worker, monkeypatch):
+    s = system()
+    imp = read(officer, s, csv_bytes([["chen", "陳大文", "", "1", ""]]))
+    apply(officer, imp, unmatched_kind="shared")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(services, "save_account", broken)
+    assert reconcile.run_pending("w1") == 0
+    imp.refresh_from_db()
+    assert imp.status == AccountImport.Status.READ
+    assert imp.apply_error.startswith("套用失敗，未套用任何變更：RuntimeError: boom")
+
+
+@pytest.mark.django_db
+def test_a_stopping_worker_rolls_back_and_queues_it_again(officer, world, in_worker):
+    imp = read(officer, world["system"], world["data"])
+    apply(officer, imp, unmatched_kind="shared")
+    before = snapshot()
+    calls = []
+
+    def stop_midway():
+        calls.append(1)
+        return len(calls) > 2  # the claim is made, then the apply stops at a step
+
+    assert reconcile.run_pending("w1", should_stop=stop_midway) == 0
+    imp.refresh_from_db()
+    assert imp.status == AccountImport.Status.QUEUED and imp.claimed_by == ""
+    assert snapshot() == before
+    assert reconcile.run_pending("w2") == 1
+    imp.refresh_from_db()
+    assert imp.status == AccountImport.Status.APPLIED
+
+
+@pytest.mark.django_db
+def test_an_apply_whose_worker_went_silent_goes_back_to_the_officer(officer, world, in_worker):
+    from isms.core import progress
+
+    imp = read(officer, world["system"], world["data"])
+    apply(officer, imp)
+    reconcile.claim_next("dead")
+    assert not reconcile.pending()
+    # Ten minutes on, a progress file still being written keeps it alive ...
+    later = NOW + reconcile.STALE_AFTER + dt.timedelta(seconds=1)
+    progress.write(imp.progress_key, 10, "更新帳號資料")
+    written = (later - dt.timedelta(seconds=30)).timestamp()
+    os.utime(progress._path(imp.progress_key), (written, written))
+    with time_machine.travel(later, tick=False):
+        assert reconcile.pending()  # worth a look
+        assert reconcile.release_stale() == 0
+    imp.refresh_from_db()
+    assert imp.status == AccountImport.Status.APPLYING
+    # ... without one it is given back, with the reason, and nothing was applied.
+    progress.clear(imp.progress_key)
+    with time_machine.travel(later, tick=False):
+        assert reconcile.release_stale() == 1
+    imp.refresh_from_db()
+    assert imp.status == AccountImport.Status.READ and "背景套用中斷" in imp.apply_error
+
+
+@pytest.mark.django_db
+def test_a_small_apply_stays_in_the_request(officer, settings):
+    settings.ISMS_IMPORT_INLINE_CHANGES = 1
+    s = system()
+    imp = read(officer, s, csv_bytes([["chen", "陳大文", "", "1", ""]]))
+    assert not reconcile.runs_in_worker(imp)
+    assert apply(officer, imp, unmatched_kind="shared").status_code == 302
+    imp.refresh_from_db()
+    assert imp.status == AccountImport.Status.APPLIED and imp.claimed_by == ""
+    imp2 = read(officer, s, csv_bytes([["lin", "林", "", "1", ""], ["wu", "吳", "", "1", ""]]))
+    assert reconcile.runs_in_worker(imp2)  # two changes (chen gone, lin new, wu new)
+    page = officer.get(imp2.get_absolute_url()).content.decode()
+    assert "將交由背景程序套用" in page
+
+
+@pytest.mark.django_db
+def test_the_progress_of_another_systems_import_is_not_shown(client_for, officer, in_worker):
+    s = system()
+    imp = read(officer, s, csv_bytes([["chen", "陳大文", "", "1", ""]]))
+    apply(officer, imp, unmatched_kind="shared")
+    teacher = client_for(STAFF)
+    assert teacher.get(imp.get_absolute_url(), HTTP_HX_REQUEST="true").status_code == 403

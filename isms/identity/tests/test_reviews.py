@@ -477,6 +477,38 @@ def test_preparing_again_before_the_review_refreshes_the_list(admin, privileged,
     assert "已有異動" not in admin.get(first.get_absolute_url()).content.decode()
 
 
+@pytest.mark.parametrize(
+    "change",
+    ["new_account", "rights", "holder", "disabled"],
+)
+def test_an_outdated_list_cannot_be_reviewed_until_prepared_again(
+    change, admin, client_for, privileged, sis
+):
+    boss = client_for(SUPERVISOR)
+    review = reviews.prepare_privileged(actor=admin.user)
+    if change == "new_account":
+        account("web", sis, kind=Account.Kind.PRIVILEGED, rights="網站後台", holder=person("王"))
+    elif change == "rights":
+        privileged.rights = "資料庫管理"
+        services.save_account(privileged, actor=admin.user)
+    elif change == "holder":
+        privileged.person = person("新管理")
+        services.save_account(privileged, actor=admin.user)
+    else:
+        services.set_status(privileged, Account.Status.DISABLED, actor=admin.user)
+    page = boss.get(review.get_absolute_url()).content.decode()
+    assert "已有異動" in page and url("privilegedreview_review", review.pk) not in page
+    response = boss.post(url("privilegedreview_review", review.pk), {"review_note": "無誤"})
+    assert response.status_code == 400 and "請重新填寫清單後再覆核" in response.content.decode()
+    review.refresh_from_db()
+    assert review.reviewed_at is None
+    reviews.prepare_privileged(actor=admin.user)
+    response = boss.post(url("privilegedreview_review", review.pk), {"review_note": "無誤"})
+    assert response.status_code == 302
+    review.refresh_from_db()
+    assert review.reviewed_by == boss.user
+
+
 @pytest.mark.parametrize("role", ROLE_CASES)
 def test_only_the_supervisor_reviews_the_list(role, client_for, make_user, privileged):
     review = reviews.prepare_privileged(actor=make_user("prep", SYSADMIN))

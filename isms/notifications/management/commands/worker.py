@@ -21,9 +21,10 @@ from isms.notifications import delivery
 log = logging.getLogger("isms.notifications.worker")
 
 HOOK_MODULE = "isms.compliance.engine"
-# Long jobs (evidence binders) run beside the loop in one thread, so reminders and e-mail
-# are not held up while a ZIP is written; with --once they run to the end in the pass.
-JOBS_MODULE = "isms.compliance.binder"
+# Long jobs (evidence binders, large imports: see isms/core/jobs.py) run beside the loop in
+# one thread, so reminders and e-mail are not held up while a ZIP is written; with --once
+# they run to the end in the pass.
+JOBS_MODULE = "isms.core.jobs"
 # Waits after a lost database connection: 1 s, doubling up to 30 s.
 FIRST_DB_PAUSE = 1.0
 MAX_DB_PAUSE = 30.0
@@ -32,7 +33,7 @@ MAX_DB_PAUSE = 30.0
 class Command(BaseCommand):
     help = (
         "Evaluate deadlines, fill and deliver the notification outbox, send daily digests, "
-        "build evidence binders."
+        "build evidence binders and apply large imports."
     )
 
     def add_arguments(self, parser):
@@ -106,7 +107,7 @@ class Command(BaseCommand):
 
     def run_pass(self):
         """One pass: (a) evaluate deadlines, (b) deliver what is due, (c) daily digests,
-        (d) start building requested evidence binders."""
+        (d) start the long jobs (evidence binders, large imports) that are queued."""
         if not connection.in_atomic_block:
             close_old_connections()  # honours CONN_MAX_AGE and drops broken connections
         with trail.acting_as(label=f"worker:{self.worker_id}"):
@@ -143,7 +144,7 @@ class Command(BaseCommand):
             log.exception("worker %s: deadline evaluation failed", self.worker_id)
 
     def start_jobs(self):
-        """Start the binder builder when there is work and it is not already running."""
+        """Start the long jobs when there is work and they are not already running."""
         module = self._load_jobs()
         if module is None or (self._job_thread is not None and self._job_thread.is_alive()):
             return
@@ -153,7 +154,7 @@ class Command(BaseCommand):
         except delivery.DB_ERRORS:
             raise
         except Exception:
-            log.exception("worker %s: checking for binder work failed", self.worker_id)
+            log.exception("worker %s: checking for long jobs failed", self.worker_id)
             return
         if getattr(self, "once", False):
             self._run_jobs(module, in_thread=False)
@@ -167,13 +168,13 @@ class Command(BaseCommand):
         try:
             module.run_pending(self.worker_id, should_stop=self.stopping.is_set)
         except Exception:
-            log.exception("worker %s: building binders failed", self.worker_id)
+            log.exception("worker %s: long jobs failed", self.worker_id)
         finally:
             if in_thread:
                 connection.close()  # this thread's own connection
 
     def wait_for_jobs(self):
-        """On the way out: a running build stops at its next step and is queued again."""
+        """On the way out: a running job stops at its next step and is queued again."""
         if self._job_thread is not None:
             self._job_thread.join()
             self._job_thread = None
@@ -184,7 +185,7 @@ class Command(BaseCommand):
             try:
                 self._jobs = importlib.import_module(JOBS_MODULE)
             except ImportError as exc:
-                log.warning("worker %s: no binder builds (%s)", self.worker_id, exc)
+                log.warning("worker %s: no long jobs (%s)", self.worker_id, exc)
         return self._jobs
 
     def _load_hook(self):
