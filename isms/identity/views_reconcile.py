@@ -384,12 +384,14 @@ class ImportDetailView(ReconcileView):
                 "unmatched_kind": posted.get("unmatched_kind", ""),
                 "skip_new": set(posted.getlist("skip_new")),
                 "adopt": set(posted.getlist("adopt")),
+                "skip_bad": posted.get("skip_bad") == "on",
             }
             if posted
             else {
                 "unmatched_kind": (imp.apply_options or {}).get("unmatched_kind", ""),
                 "skip_new": {str(k) for k in (imp.apply_options or {}).get("skip_new", ())},
                 "adopt": {str(k) for k in (imp.apply_options or {}).get("adopt", ())},
+                "skip_bad": bool((imp.apply_options or {}).get("skip_bad")),
             }
         )
         ctx = {
@@ -415,6 +417,7 @@ class ImportDetailView(ReconcileView):
             "chosen_kind": chosen["unmatched_kind"],
             "skipped_new": chosen["skip_new"],
             "adopted": chosen["adopt"],
+            "skip_bad": chosen["skip_bad"],
             "apply_error": imp.apply_error if imp.status == Status.READ else "",
             "clause": "2.7",
         }
