@@ -120,6 +120,42 @@ def _roles_changed(sender, instance, action, reverse, pk_set, **kwargs):
         trail.record(kind, instance, changes={"role": pair})
 
 
+def _related_changed(sender, instance, action, reverse, model, pk_set, **kwargs):
+    """A many-to-many field of a record (a system's administrators): who was added or removed.
+
+    Recorded on the record that owns the field, as an update naming the field; from the
+    other side (``reverse``) each owning record gets its own entry.
+    """
+    if action not in {"post_add", "post_remove", "pre_clear"}:
+        return
+    field = _M2M_FIELDS.get(sender)
+    if field is None:
+        return
+    if action == "pre_clear":
+        if reverse:  # the owning records that hold ``instance``
+            current = field.model._base_manager.filter(**{field.name: instance})
+        else:
+            current = getattr(instance, field.name).all()
+        pk_set = set(current.values_list("pk", flat=True))
+    if not pk_set:
+        return
+    added = action == "post_add"
+    others = model._base_manager.filter(pk__in=pk_set)
+    if not reverse:
+        labels = sorted(str(o) for o in others)
+        pair = [None, labels] if added else [labels, None]
+        trail.record(trail.Action.UPDATE, instance, changes={field.name: pair})
+        return
+    label = [str(instance)]
+    for owner in others:
+        pair = [None, label] if added else [label, None]
+        trail.record(trail.Action.UPDATE, owner, changes={field.name: pair})
+
+
+# through model → the many-to-many field of an audited project model
+_M2M_FIELDS = {}
+
+
 def _logged_in(sender, request, user, **kwargs):
     trail.record(trail.Action.LOGIN, user, actor=user)
 
@@ -159,9 +195,19 @@ def connect():
     pre_save.connect(_before, dispatch_uid="audit_before")
     post_save.connect(_after, dispatch_uid="audit_after")
     post_delete.connect(_deleted, dispatch_uid="audit_deleted")
-    m2m_changed.connect(
-        _roles_changed, sender=apps.get_model("core", "User").groups.through, dispatch_uid="roles"
-    )
+    user_model = apps.get_model("core", "User")
+    m2m_changed.connect(_roles_changed, sender=user_model.groups.through, dispatch_uid="roles")
+    for model in apps.get_models():
+        if not audited(model):
+            continue
+        for field in model._meta.local_many_to_many:
+            through = field.remote_field.through
+            if model is user_model and field.name in {"groups", "user_permissions"}:
+                continue  # roles have their own actions (ROLE_GRANT / ROLE_REVOKE)
+            _M2M_FIELDS[through] = field
+            m2m_changed.connect(
+                _related_changed, sender=through, dispatch_uid=f"audit_m2m_{through._meta.label}"
+            )
     user_logged_in.connect(_logged_in, dispatch_uid="audit_login")
     user_logged_out.connect(_logged_out, dispatch_uid="audit_logout")
     user_login_failed.connect(_login_failed, dispatch_uid="audit_login_failed")

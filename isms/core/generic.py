@@ -16,6 +16,7 @@ from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views import View
 
@@ -175,6 +176,16 @@ class _Echo:
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+def safe_next(request, fallback: str) -> str:
+    """The form's ``next`` when it stays on this site, else ``fallback`` (no open redirect)."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return fallback
+
+
 def csv_safe(row):
     """The row for a CSV file, each formula-like text cell prefixed with ' (kept as text)."""
     return [f"'{v}" if isinstance(v, str) and v.startswith(FORMULA_START) else v for v in row]
@@ -231,17 +242,19 @@ def xlsx_response(filename, header, rows):
 class DetailPage(RegisterView):
     template_name = "generic/detail.html"
 
-    def get(self, request, pk):
-        obj = self.get_object()
+    def get(self, request, pk, *, status=200, **extra):
+        """The record; a subclass's refused POST shows it again with ``extra`` and 400."""
+        obj = self.get_object("view")
         reg = self.register
         ctx = self.context(
             object=obj,
             rows=reg.detail_rows(obj),
             history=history_for(obj)[:10] if can_see_history(request.user, reg) else None,
             attachments=services.attachments_for(obj) if reg.attachments else None,
+            **extra,
         )
         template = getattr(reg, "detail_template", None) or self.template_name
-        return render(request, [template, "generic/detail.html"], ctx)
+        return render(request, [template, "generic/detail.html"], ctx, status=status)
 
 
 class FormPage(RegisterView):
