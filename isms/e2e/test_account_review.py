@@ -1,7 +1,8 @@
 """2.7 and 2.8 in a real browser: the security officer starts a system's semester review,
-its administrator works the checklist (keeps, disables) and completes it; a system
-administrator fills the A-4 list of privileged accounts and the supervisor reviews it;
-the print-outs; and a teacher is refused the review pages."""
+its administrator (not the officer) works the checklist — a departed holder's account can
+only be disabled — and completes it; a system administrator fills the A-4 list of
+privileged accounts (each with its 人員姓名 and 權限說明) and the supervisor reviews it;
+the print-outs, signed from the recorded steps; and a teacher is refused the review pages."""
 
 import datetime as dt
 import re
@@ -45,6 +46,7 @@ def test_officer_starts_the_review_the_administrator_disables_and_completes(live
     )
     chang = account(school, "chang.chiahao", person=left)
     root = account(school, "root", Kind.PRIVILEGED, person=admin.person, rights="全系統設定")
+    lab = account(school, "lab.pc", Kind.SHARED, display_name="電腦教室")
     account(school, "old.user", person=left, status=Status.REMOVED)
 
     # The officer starts this semester's review of one system.
@@ -57,8 +59,11 @@ def test_officer_starts_the_review_the_administrator_disables_and_completes(live
     review = AccountReview.objects.get()
     assert review.system == school and review.started_by == officer
     items = {i.account.username: i for i in review.items.select_related("account")}
-    assert set(items) == {"lin.shufen", "chang.chiahao", "root"}  # the removed one is not
-    assert "已確認 0 / 3 個帳號" in page.content()
+    assert set(items) == {"lin.shufen", "chang.chiahao", "root", "lab.pc"}  # not the removed
+    assert "已確認 0 / 4 個帳號" in page.content()
+    # The system has an administrator: the officer starts, but does not decide.
+    assert page.locator("input[type=radio]").count() == 0
+    assert "由此系統的系統管理人員確認各帳號並完成檢查" in page.content()
 
     # Its administrator finds it on the list and works the checklist.
     sign_in(page, live_server, "sysadmin")
@@ -73,29 +78,41 @@ def test_officer_starts_the_review_the_administrator_disables_and_completes(live
     def choose(username, label):
         page.locator(f"#item-{items[username].pk}").get_by_label(label, exact=True).check()
 
-    # Keeping a departed holder's account without a reason is refused; nothing is saved.
+    # A departed holder's account cannot be kept: its row offers 停用 only.
+    assert departed.get_by_label("確認保留", exact=True).count() == 0
+    assert departed.get_by_label("停用", exact=True).count() == 1
+    # Keeping an unjustified shared account without a reason is refused; nothing is saved.
     choose("lin.shufen", "確認保留")
     choose("root", "確認保留")
-    choose("chang.chiahao", "確認保留")
+    choose("lab.pc", "確認保留")
+    choose("chang.chiahao", "停用")
     page.get_by_role("button", name="儲存檢查結果").click()
-    expect(departed.locator(".invalid-feedback")).to_have_text("保留須說明理由（使用人已離職）。")
+    shared = page.locator(f"#item-{items['lab.pc'].pk}")
+    expect(shared.locator(".invalid-feedback")).to_have_text(
+        "保留須說明理由（共用帳號未說明理由）。"
+    )
     assert not review.items.exclude(decision="").exists()
 
-    choose("chang.chiahao", "停用")
+    page.fill(f"input[name=note-{items['lab.pc'].pk}]", "電腦教室上課共用，下學期改個人帳號")
     page.fill(f"input[name=note-{items['chang.chiahao'].pk}]", "已於 7 月 31 日離職")
     page.get_by_role("button", name="儲存檢查結果").click()
     page.wait_for_url(f"**{review.get_absolute_url()}")
-    assert "已儲存 3 個帳號的檢查結果（停用 1 個）" in page.content()
+    assert "已儲存 4 個帳號的檢查結果（停用 1 個）" in page.content()
     chang.refresh_from_db()
     assert chang.status == Status.DISABLED and chang.disabled_on == timezone.localdate()
     assert "帳號定期檢查停用：已於 7 月 31 日離職" in chang.notes
-    lin.refresh_from_db()
-    root.refresh_from_db()
-    assert lin.status == Status.ACTIVE and root.status == Status.ACTIVE
+    for kept in (lin, root, lab):
+        kept.refresh_from_db()
+        assert kept.status == Status.ACTIVE
     decided = {i.account.username: i.decision for i in review.items.select_related("account")}
-    assert decided == {"lin.shufen": "keep", "chang.chiahao": "disable", "root": "keep"}
+    assert decided == {
+        "lin.shufen": "keep",
+        "chang.chiahao": "disable",
+        "root": "keep",
+        "lab.pc": "keep",
+    }
     assert all(i.decided_by == admin for i in review.items.all())
-    assert "已確認 3 / 3 個帳號" in page.content()
+    assert "已確認 4 / 4 個帳號" in page.content()
     shot(page, "14-account-review")
 
     page.fill("#id_note", "已逐一核對人事資料")
@@ -113,9 +130,17 @@ def test_officer_starts_the_review_the_administrator_disables_and_completes(live
     for text in ("校務行政系統", "lin.shufen", "chang.chiahao", "root", "林淑芬", "張家豪"):
         assert text in paper
     assert "old.user" not in paper
-    assert "已確認 3 / 3 個帳號" in paper and "此檢查尚未完成" not in paper
-    assert paper.count("確認保留") == 2 and "已於 7 月 31 日離職" in paper
-    assert "陳怡君" in paper and "王志明" in paper  # started by, completed and decided by
+    assert "已確認 4 / 4 個帳號" in paper and "此檢查尚未完成" not in paper
+    assert paper.count("確認保留") == 3 and "已於 7 月 31 日離職" in paper
+    # The signature boxes: who started it and who completed it, with the times; each
+    # decision is signed in its row. No box for a step the app does not have.
+    boxes = page.locator(".paper table.signatures td")
+    assert boxes.count() == 2
+    assert "陳怡君" in boxes.nth(0).inner_text() and "王志明" in boxes.nth(1).inner_text()
+    assert all(
+        re.search(r"\d{3}/\d{2}/\d{2} \d{2}:\d{2}", boxes.nth(i).inner_text()) for i in (0, 1)
+    )
+    assert "資訊業務主管" not in paper
 
 
 def test_administrator_fills_the_a4_list_and_the_supervisor_reviews_it(live_server, page):
@@ -127,14 +152,31 @@ def test_administrator_fills_the_a4_list_and_the_supervisor_reviews_it(live_serv
     rights = "系統參數設定、帳號權限管理"
     account(school, "sysadmin", Kind.PRIVILEGED, person=admin.person, rights=rights)
     domain = account(directory, "domain.admin", Kind.PRIVILEGED, display_name="網域管理員")
+    backup = account(directory, "backup.svc", Kind.PRIVILEGED, rights="備份排程、還原")
     account(directory, "old.root", Kind.PRIVILEGED, rights="全部", status=Status.DISABLED)
     account(school, "lin.shufen", person=Person.objects.create(name="林淑芬"))
 
-    # A privileged account without its rights blocks the list until they are written down.
+    # A privileged account without its rights, or without a name for A-4's 人員姓名, blocks
+    # the list until they are written down.
     sign_in(page, live_server, "sysadmin")
     page.goto(f"{live_server.url}/identity/privileged/")
     assert page.get_by_role("button", name="填寫本學期清單").is_disabled()
-    page.locator(".alert-warning").get_by_role("link", name="網域目錄服務：domain.admin").click()
+    nameless = page.locator("[data-blocking=holder]")
+    expect(nameless).to_contain_text("下列特權帳號沒有人員姓名")
+    nameless.get_by_role("link", name="網域目錄服務：backup.svc").click()
+    page.wait_for_url(f"**{backup.get_absolute_url()}")
+    page.get_by_role("link", name="編輯", exact=True).click()
+    page.wait_for_url("**/edit/")
+    page.fill("#id_display_name", "備份服務（資訊組）")
+    page.locator("main form button[type=submit]").first.click()
+    page.wait_for_url(f"**{backup.get_absolute_url()}")
+
+    page.goto(f"{live_server.url}/identity/privileged/")
+    assert page.locator("[data-blocking=holder]").count() == 0
+    assert page.get_by_role("button", name="填寫本學期清單").is_disabled()
+    page.locator("[data-blocking=rights]").get_by_role(
+        "link", name="網域目錄服務：domain.admin"
+    ).click()
     page.wait_for_url(f"**{domain.get_absolute_url()}")
     page.get_by_role("link", name="編輯", exact=True).click()
     page.wait_for_url("**/edit/")
@@ -153,7 +195,11 @@ def test_administrator_fills_the_a4_list_and_the_supervisor_reviews_it(live_serv
     assert {(i.account.username, i.holder, i.rights) for i in items} == {
         ("sysadmin", "王志明", rights),
         ("domain.admin", "網域管理員", "網域使用者與群組管理、群組原則設定"),
+        ("backup.svc", "備份服務（資訊組）", "備份排程、還原"),
     }
+    columns = page.locator("main table thead").last.inner_text().split()
+    assert columns == ["系統名稱", "帳號", "人員姓名", "權限說明"]
+    assert "填寫人" in page.content() and "填寫日期" in page.content()
     assert "待主管覆核" in page.content()
     assert page.locator("textarea[name=review_note]").count() == 0  # only the supervisor
 
@@ -174,6 +220,9 @@ def test_administrator_fills_the_a4_list_and_the_supervisor_reviews_it(live_serv
     page.wait_for_url(f"**/identity/privileged/reviews/{review.pk}/print/")
     paper = page.locator(".paper").inner_text()
     assert "文件編號：A-4" in paper and "系統特權帳號清單" in paper and "填寫日期" in paper
+    columns = page.locator(".paper table.grid thead").inner_text().split()
+    assert columns == ["系統名稱", "帳號", "人員姓名", "權限說明"]
+    assert "填寫人" in paper and "填表" not in paper
     for text in (
         "校務行政系統",
         "sysadmin",
@@ -182,6 +231,8 @@ def test_administrator_fills_the_a4_list_and_the_supervisor_reviews_it(live_serv
         "domain.admin",
         "網域管理員",
         "網域使用者與群組管理、群組原則設定",
+        "backup.svc",
+        "備份服務（資訊組）",
         "王志明",  # holder, and who filled the list in
         "黃建華",  # the supervisor's review
         "權限符合職務需要，同意。",

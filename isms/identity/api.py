@@ -33,6 +33,8 @@ class SystemSerializer(ModelSerializer):
             "url",
             "sign_in",
             "holds_personal_data",
+            "requests_open",
+            "request_units",
             "notes",
             "voided_at",
         ]
@@ -125,9 +127,17 @@ class AccountApplicationLineSerializer(ModelSerializer):
             "executed_at",
             "executed_by",
             "execution_note",
+            "authorisation_checked",
             "account",
         ]
-        read_only_fields = ["id", "executed_at", "executed_by", "execution_note", "account"]
+        read_only_fields = [
+            "id",
+            "executed_at",
+            "executed_by",
+            "execution_note",
+            "authorisation_checked",
+            "account",
+        ]
 
 
 class AccountApplicationSerializer(ModelSerializer):
@@ -145,6 +155,7 @@ class AccountApplicationSerializer(ModelSerializer):
             "unit",
             "extension",
             "requested_on",
+            "remarks",
             "submitted_by",
             "status",
             "reviewed_by",
@@ -176,6 +187,7 @@ class AccountApplicationSerializer(ModelSerializer):
                 lines=validated_data.get("lines", []),
                 unit=validated_data.get("unit"),
                 extension=validated_data.get("extension", ""),
+                remarks=validated_data.get("remarks", ""),
             )
         except DjangoValidationError as error:
             raise service_errors(error) from None

@@ -33,7 +33,7 @@ class IdentityConfig(AppConfig):
             )
             if created or not departed:
                 return
-            reason = "vendor_ended" if instance.kind == Person.Kind.VENDOR else "left"
+            reason = services.departure_reason(instance)
             effective = instance.leave_date or timezone.localdate()
             transaction.on_commit(
                 lambda: services.offboard(

@@ -3,6 +3,7 @@
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from isms.core.fields import ROCDateField, ROCDateTimeField
@@ -17,7 +18,9 @@ LINE_PREFIX = "lines"
 def _bootstrap(form):
     for field in form.fields.values():
         widget = field.widget
-        if isinstance(widget, forms.Select):
+        if isinstance(widget, forms.CheckboxInput):
+            widget.attrs.setdefault("class", "form-check-input")
+        elif isinstance(widget, forms.Select):
             widget.attrs.setdefault("class", "form-select")
         else:
             widget.attrs.setdefault("class", "form-control")
@@ -50,6 +53,13 @@ class AccountRequestForm(forms.Form):
     )
     requested_on = ROCDateField(
         label=_("申請日期"), error_messages={"required": _("請填寫申請日期。")}
+    )
+    remarks = forms.CharField(
+        label=_("備註"),
+        max_length=requests.MAX_REMARKS,
+        required=False,
+        help_text=_("選填，印在申請單的備註欄，例如申請理由或授權依據。"),
+        widget=forms.Textarea(attrs={"rows": 2}),
     )
 
     def __init__(self, *args, request=None, instance=None, **kwargs):
@@ -96,12 +106,12 @@ class LineForm(forms.Form):
     )
     note = forms.CharField(label=_("說明"), max_length=300, required=False)
 
-    def __init__(self, *args, systems=None, **kwargs):
+    def __init__(self, *args, systems=None, system_choices=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.systems = systems or {}
         self.fields["system"].choices = [
             ("", "---------"),
-            *((pk, system.name) for pk, system in self.systems.items()),
+            *(system_choices or ((pk, s.name) for pk, s in self.systems.items())),
         ]
         _bootstrap(self)
         for field in self.fields.values():  # the table's header is the only visible label
@@ -112,10 +122,26 @@ class LineForm(forms.Form):
         return self.systems.get(pk) if pk is not None else None
 
 
+def system_label(system) -> str:
+    """A system as the line offers it, marked when not everyone may ask for an account
+    on it (rule 2 of :mod:`isms.identity.requests`; 刪除 and 停用 are always asked)."""
+    if not system.requests_open:
+        return gettext("%(name)s（不開放申請，僅可申請刪除、停用）") % {"name": system.name}
+    units = sorted(u.name for u in system.request_units.all())
+    if units:
+        return gettext("%(name)s（限%(units)s申請）") % {
+            "name": system.name,
+            "units": "、".join(units),
+        }
+    return system.name
+
+
 class BaseLineFormSet(forms.BaseFormSet):
     def __init__(self, *args, **kwargs):
         systems = {s.pk: s for s in requests.systems_open_for_requests()}
-        kwargs.setdefault("form_kwargs", {})["systems"] = systems
+        form_kwargs = kwargs.setdefault("form_kwargs", {})
+        form_kwargs["systems"] = systems
+        form_kwargs["system_choices"] = [(pk, system_label(s)) for pk, s in systems.items()]
         kwargs.setdefault("prefix", LINE_PREFIX)
         super().__init__(*args, **kwargs)
 
@@ -141,6 +167,8 @@ LineFormSet = forms.formset_factory(
 
 
 class ExecuteForm(forms.Form):
+    """How and when a line was executed; for 新增 and 重新啟用 also the authorisation check."""
+
     executed_at = ROCDateTimeField(
         label=_("執行時間"), error_messages={"required": _("請填寫執行時間。")}
     )
@@ -151,9 +179,16 @@ class ExecuteForm(forms.Form):
         error_messages={"required": _("請說明執行方式。")},
         widget=forms.Textarea(attrs={"rows": 3}),
     )
+    authorisation_checked = forms.BooleanField(
+        label=_("已確認經系統管理單位授權"),
+        required=False,  # the service refuses without it, with its own message
+        help_text=_("新增或重新啟用帳號前，確認申請人已經系統管理單位授權使用此系統（條文 2.7）。"),
+    )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, line=None, **kwargs):
         super().__init__(*args, **kwargs)
+        if line is not None and line.action not in requests.NEEDS_AUTHORISATION:
+            del self.fields["authorisation_checked"]
         _bootstrap(self)
 
 

@@ -31,19 +31,26 @@ class StartReviewForm(forms.Form):
 
 
 class ChecklistForm(forms.Form):
-    """One decision (保留 / 停用) and note per account of a review; blank rows are skipped."""
+    """One decision (保留 / 停用) and note per account of a review; blank rows are skipped.
 
-    def __init__(self, *args, items=(), **kwargs):
+    The accounts in ``no_keep`` (a departed holder's) are offered 停用 only; a 保留 sent
+    for them anyway is refused by ``reviews.decide_items`` with its reason.
+    """
+
+    def __init__(self, *args, items=(), no_keep=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.items = list(items)
         for item in self.items:
-            self.fields[self.decision_name(item)] = forms.ChoiceField(
+            field = forms.ChoiceField(
                 label=item.account.username,
                 choices=[("", "—"), *Decision.choices],
                 required=False,
                 initial=item.decision,
                 widget=forms.RadioSelect,
             )
+            if item.pk in no_keep:
+                field.widget.choices = [c for c in field.choices if c[0] != Decision.KEEP]
+            self.fields[self.decision_name(item)] = field
             self.fields[self.note_name(item)] = forms.CharField(
                 label=_("說明"),
                 required=False,

@@ -45,6 +45,20 @@ class InformationSystem(VoidableModel):
         _("登入方式"), max_length=20, choices=SignIn.choices, default=SignIn.LOCAL
     )
     holds_personal_data = models.BooleanField(_("存有個人資料"), default=False)
+    # Who may ask for an account with the A-3 form (2.7 授權使用): the system's managing
+    # unit decides; closed systems get accounts from their administrators only.
+    requests_open = models.BooleanField(
+        _("開放帳號申請"),
+        default=True,
+        help_text=_("關閉時，不能以帳號申請單申請此系統的帳號，由系統管理人員直接建立。"),
+    )
+    request_units = models.ManyToManyField(
+        "core.Unit",
+        verbose_name=_("可申請單位"),
+        blank=True,
+        related_name="+",
+        help_text=_("只有這些單位的人員可以申請此系統的帳號；留空表示全校人員皆可申請。"),
+    )
     notes = models.TextField(_("備註"), blank=True)
     created_at = models.DateTimeField(_("建立時間"), auto_now_add=True)
     updated_at = models.DateTimeField(_("更新時間"), auto_now=True)
@@ -122,7 +136,16 @@ class Account(VoidableModel):
         related_name="+",
     )
     default_password_expires_at = models.DateTimeField(_("預設通行碼到期"), null=True, blank=True)
-    password_changed_at = models.DateTimeField(_("使用人確認變更通行碼"), null=True, blank=True)
+    password_changed_at = models.DateTimeField(_("確認變更通行碼"), null=True, blank=True)
+    # The holder themself, or the office on their word (recorded as such).
+    password_confirmed_by = models.ForeignKey(
+        USER,
+        verbose_name=_("通行碼變更確認人"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
     notes = models.TextField(_("備註"), blank=True)
     created_at = models.DateTimeField(_("建立時間"), auto_now_add=True)
     updated_at = models.DateTimeField(_("更新時間"), auto_now=True)
@@ -172,6 +195,7 @@ class AccountRequest(VoidableModel):
     )
     extension = models.CharField(_("分機"), max_length=20, blank=True)
     requested_on = models.DateField(_("申請日期"))
+    remarks = models.TextField(_("備註"), blank=True)  # the applicant's, printed on A-3
     submitted_by = models.ForeignKey(
         USER, verbose_name=_("填單人"), on_delete=models.PROTECT, related_name="+"
     )
@@ -229,6 +253,8 @@ class AccountRequestLine(models.Model):
         related_name="+",
     )
     execution_note = models.CharField(_("執行說明"), max_length=300, blank=True)
+    # 2.7: the executor checked that the system's managing unit authorises this use.
+    authorisation_checked = models.BooleanField(_("已確認經系統管理單位授權"), default=False)
     account = models.ForeignKey(
         Account,
         verbose_name=_("帳號紀錄"),
@@ -393,9 +419,9 @@ class PrivilegedReview(models.Model):
         _("學期"), choices=[(1, _("第 1 學期")), (2, _("第 2 學期"))]
     )
     prepared_by = models.ForeignKey(
-        USER, verbose_name=_("填表人"), on_delete=models.PROTECT, related_name="+"
+        USER, verbose_name=_("填寫人"), on_delete=models.PROTECT, related_name="+"
     )
-    prepared_at = models.DateTimeField(_("填表時間"))
+    prepared_at = models.DateTimeField(_("填寫時間"))
     reviewed_by = models.ForeignKey(
         USER,
         verbose_name=_("覆核主管"),
@@ -431,8 +457,8 @@ class PrivilegedReviewItem(models.Model):
     account = models.ForeignKey(
         Account, verbose_name=pgettext_lazy("record", "帳號"), on_delete=models.PROTECT
     )
-    rights = models.TextField(_("特權權限"))
-    holder = models.CharField(_("使用人"), max_length=150, blank=True)
+    rights = models.TextField(_("權限說明"))
+    holder = models.CharField(_("人員姓名"), max_length=150, blank=True)
 
     class Meta:
         verbose_name = _("特權帳號清單項目")

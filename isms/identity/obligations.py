@@ -3,8 +3,9 @@
 import datetime as dt
 
 from django.contrib.auth import get_user_model
-from django.db.models import Max
+from django.db.models import IntegerField, OuterRef, Q, Subquery, Value
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from isms.compliance.registry import (
@@ -16,11 +17,12 @@ from isms.compliance.registry import (
     register_records,
 )
 from isms.compliance.rhythms import EVENT, LAST_SECOND, Rhythm, day_start
+from isms.core import roc
 from isms.core.models import SchoolProfile
 from isms.core.registers import Column
 from isms.core.roles import EQUIPMENT_HEAD, SECURITY_OFFICER, SUPERVISOR
 
-from . import services
+from . import reviews, services
 from .models import Account, AccountReview, InformationSystem, OffboardingTask, PrivilegedReview
 
 EVENT_RHYTHM = Rhythm(period=EVENT)
@@ -33,19 +35,89 @@ def _systems():
     return InformationSystem.objects.active()
 
 
-def _reviews_done(subjects):
-    return dict(
-        AccountReview.objects.filter(system__in=subjects.values("pk"), completed_at__isnull=False)
-        .values("system")
-        .annotate(last=Max("completed_at"))
-        .values_list("system", "last")
+# The semester duties count each review for the semester it reviews, not the one it was
+# completed in (``reviews.counted_at``). The school's semester start days are read in the
+# same query as the reviews, so each evidence or history read stays one query.
+START_FIELDS = (
+    "first_semester_start_month",
+    "first_semester_start_day",
+    "second_semester_start_month",
+    "second_semester_start_day",
+)
+
+
+def _with_term_starts(queryset):
+    profile = SchoolProfile.objects.filter(pk=1)
+    return queryset.annotate(
+        **{f"start_{f}": Subquery(profile.values(f)[:1]) for f in START_FIELDS}
     )
 
 
+def _starts(values) -> dict:
+    """The term starts from the annotated values (the defaults when there is no profile)."""
+    fm, fd, sm, sd = values
+    if None in values:
+        return {"first_start": roc.DEFAULT_FIRST_START, "second_start": roc.DEFAULT_SECOND_START}
+    return {"first_start": (fm, fd), "second_start": (sm, sd)}
+
+
+def _counted(rows):
+    """(subject, school year, semester, moment, *starts) rows → (subject, counted moment)."""
+    for subject, year, semester, moment, *starts in rows:
+        yield subject, reviews.counted_at(year, semester, moment, _starts(starts))
+
+
+def _years(since, until) -> tuple[int, int]:
+    """The school years whose semesters may hold a moment in [since, until)."""
+    first = timezone.localtime(since).year - roc.ROC_OFFSET - 1
+    return first, timezone.localtime(until).year - roc.ROC_OFFSET
+
+
+def _in_range(pairs, since, until):
+    return [(subject, at) for subject, at in pairs if since <= at < until]
+
+
+def _review_rows(queryset):
+    return _with_term_starts(queryset).values_list(
+        "system_id",
+        "school_year",
+        "semester",
+        "completed_at",
+        *(f"start_{f}" for f in START_FIELDS),
+    )
+
+
+def _reviews_done(subjects):
+    """Each system's latest reviewed semester, counted in it (one query)."""
+    latest = AccountReview.objects.filter(
+        system=OuterRef("system"), completed_at__isnull=False
+    ).order_by("-school_year", "-semester")
+    done = AccountReview.objects.filter(
+        system__in=subjects.values("pk"),
+        completed_at__isnull=False,
+        pk=Subquery(latest.values("pk")[:1]),
+    )
+    return dict(_counted(_review_rows(done)))
+
+
 def _review_history(subjects, since, until):
-    return AccountReview.objects.filter(
-        system__in=subjects.values("pk"), completed_at__gte=since, completed_at__lt=until
-    ).values_list("system_id", "completed_at")
+    first, last = _years(since, until)
+    done = AccountReview.objects.filter(
+        system__in=subjects.values("pk"),
+        completed_at__isnull=False,
+        school_year__range=(first, last),
+    )
+    return _in_range(_counted(_review_rows(done)), since, until)
+
+
+def _review_recipients(state):
+    """The officer starts the check and the system's administrators do it: both are told."""
+    return (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .filter(Q(groups__name=SECURITY_OFFICER) | Q(administered_systems__pk=state.subject_id))
+        .distinct()
+    )
 
 
 register(
@@ -59,6 +131,7 @@ register(
         subject_start="created_at",
         rhythm=Rhythm(period="semester"),
         responsible_role=SECURITY_OFFICER,
+        recipients=_review_recipients,
         due_soon_days=30,
         subject_url=lambda state: reverse("identity:system_detail", args=[state.subject_id]),
     )
@@ -69,18 +142,30 @@ def _school():
     return SchoolProfile.objects.filter(pk=1)
 
 
+def _privileged_rows(queryset):
+    school = Value(1, output_field=IntegerField())  # the duty's one subject: the school
+    return _with_term_starts(queryset.annotate(school=school)).values_list(
+        "school",
+        "school_year",
+        "semester",
+        "reviewed_at",
+        *(f"start_{f}" for f in START_FIELDS),
+    )
+
+
 def _privileged_done(subjects):
-    last = PrivilegedReview.objects.aggregate(last=Max("reviewed_at"))["last"]
-    return {1: last} if last else {}
+    """The latest reviewed A-4 list, counted in its semester (one query)."""
+    done = PrivilegedReview.objects.filter(reviewed_at__isnull=False)
+    latest = _privileged_rows(done.order_by("-school_year", "-semester"))[:1]
+    return dict(_counted(latest))
 
 
 def _privileged_history(subjects, since, until):
-    return [
-        (1, at)
-        for at in PrivilegedReview.objects.filter(
-            reviewed_at__gte=since, reviewed_at__lt=until
-        ).values_list("reviewed_at", flat=True)
-    ]
+    first, last = _years(since, until)
+    done = PrivilegedReview.objects.filter(
+        reviewed_at__isnull=False, school_year__range=(first, last)
+    )
+    return _in_range(_counted(_privileged_rows(done)), since, until)
 
 
 register(
@@ -266,8 +351,8 @@ def _register_records():
             ).order_by("school_year", "semester"),
             columns=(
                 Column("term", _("學期"), accessor=lambda r: f"{r.school_year}-{r.semester}"),
-                Column("prepared_at", _("填表時間")),
-                Column("prepared_by", _("填表人"), accessor=lambda r: r.prepared_by.display_name),
+                Column("prepared_at", _("填寫時間")),
+                Column("prepared_by", _("填寫人"), accessor=lambda r: r.prepared_by.display_name),
                 Column("reviewed_at", _("覆核時間")),
                 Column(
                     "reviewed_by",

@@ -52,7 +52,13 @@ logger = logging.getLogger("isms.identity.reconcile")
 KINDS = ("csv", "xlsx")
 EXTENSIONS = {"csv": "csv", "txt": "csv", "tsv": "csv", "xlsx": "xlsx"}
 # The encodings a CSV is read in; utf-8 is decoded as utf-8-sig (a BOM is dropped).
-ENCODINGS = (("utf-8", "UTF-8"), ("cp950", "Big5（cp950）"))
+# Big5-HKSCS holds the rarer characters of names that cp950 lacks (some 造字 of personnel
+# systems); it is tried after cp950, which Windows in Taiwan writes.
+ENCODINGS = (
+    ("utf-8", "UTF-8"),
+    ("cp950", "Big5（cp950）"),
+    ("big5hkscs", "Big5-HKSCS"),
+)
 DELIMITERS = (",", "\t", ";")
 PREVIEW_ROWS = 5
 # More lines than any school system has accounts: a guard against runaway files.
@@ -204,14 +210,15 @@ def check_file(upload) -> str:
 
 
 def detect_encoding(data: bytes) -> str:
-    """utf-8-sig (a BOM), utf-8, cp950 (Big5) — the first that decodes cleanly — or ""."""
+    """utf-8-sig (a BOM), utf-8, cp950 (Big5), big5hkscs — the first that decodes cleanly,
+    or "" (the officer chooses)."""
     if data.startswith(codecs.BOM_UTF8):
         try:
             data.decode("utf-8-sig")
         except UnicodeDecodeError:
             return ""
         return "utf-8-sig"
-    for encoding in ("utf-8", "cp950"):
+    for encoding in ("utf-8", "cp950", "big5hkscs"):
         try:
             data.decode(encoding)
         except UnicodeDecodeError:
@@ -638,6 +645,7 @@ def compare(system, rows: dict, bad_keys: set, columns: dict, unused_days: int, 
         else:
             voided.add(a["username_key"])
     people = Directory(today)
+    on_a4, a4_filled = _on_a4(today)
     mapped = {f: columns.get(f) is not None for f in FIELDS}
     groups: dict[str, list] = {g: [] for g in GROUPS}
     cutoff = now - dt.timedelta(days=unused_days)
@@ -690,17 +698,18 @@ def compare(system, rows: dict, bad_keys: set, columns: dict, unused_days: int, 
                 groups["shared"].append(
                     {**base, "justified": bool(account["shared_justification"].strip())}
                 )
-            if row.privileged or key in PRIVILEGED_NAMES:
-                has_rights = bool(account["rights"].strip())
-                if account["kind"] != Kind.PRIVILEGED or not has_rights:
-                    groups["privileged"].append(
-                        {
-                            **base,
-                            "kind": account["kind"],
-                            "has_rights": has_rights,
-                            "why": "column" if row.privileged else "name",
-                        }
-                    )
+            has_rights = bool(account["rights"].strip())
+            listed_privileged = account["kind"] == Kind.PRIVILEGED and has_rights
+            why = None
+            if (row.privileged or key in PRIVILEGED_NAMES) and not listed_privileged:
+                why = "column" if row.privileged else "name"
+            elif listed_privileged and present and account["id"] not in on_a4:
+                # 2.8: a privileged account in use belongs on this semester's A-4 list.
+                why = "a4" if a4_filled else "no_a4"
+            if why:
+                groups["privileged"].append(
+                    {**base, "kind": account["kind"], "has_rights": has_rights, "why": why}
+                )
             changes = {}
             if row.display_name and row.display_name != account["display_name"]:
                 changes["display_name"] = [account["display_name"], row.display_name]
@@ -748,6 +757,21 @@ def compare(system, rows: dict, bad_keys: set, columns: dict, unused_days: int, 
         "register": len(register),
         "compared_on": today.isoformat(),
     }
+
+
+def _on_a4(today: dt.date) -> tuple[set, bool]:
+    """The accounts on this semester's A-4 list (as filled in), and whether it was filled."""
+    from .models import PrivilegedReview, PrivilegedReviewItem
+    from .reviews import current_term
+
+    term = current_term(today)
+    this_term = {"school_year": term.school_year, "semester": term.semester}
+    accounts = set(
+        PrivilegedReviewItem.objects.filter(
+            review__school_year=term.school_year, review__semester=term.semester
+        ).values_list("account_id", flat=True)
+    )
+    return accounts, PrivilegedReview.objects.filter(**this_term).exists()
 
 
 def digest(errors: list, differences: dict, rows: int) -> str:
@@ -884,6 +908,7 @@ def discard(imp: AccountImport, *, actor) -> bool:
 
 STALE_AFTER = dt.timedelta(minutes=10)
 PROGRESS_EVERY = 0.5  # seconds between two writes of the progress file
+DETAIL_BATCH = 500  # accounts whose names, e-mail or sign-in are written at once
 APPLY_GROUPS = ("new", "gone", "status", "updates")
 
 
@@ -1175,7 +1200,10 @@ def run_pending(worker_id: str, should_stop=lambda: False) -> int:
 
 
 def _apply(imp, groups, actor, note, today, *, skip_new, unmatched_kind, adopt, tracker) -> dict:
-    counts = dict.fromkeys(("added", "removed", "status", "updated", "adopted", "offboarded"), 0)
+    counts = dict.fromkeys(
+        ("added", "removed", "status", "updated", "adopted", "offboarded", "not_reenabled"), 0
+    )
+    tasks_before = OffboardingTask.objects.count()
     ids = {e["id"] for g in ("gone", "status", "updates", "suggest") for e in groups[g]}
     accounts = Account.objects.select_related("system").in_bulk([i for i in ids if i])
     people = Person.objects.in_bulk(
@@ -1187,42 +1215,50 @@ def _apply(imp, groups, actor, note, today, *, skip_new, unmatched_kind, adopt, 
         }
     )
 
-    # 1. Field updates and adopted holders: one save per account.
+    # 1. Field updates: names, e-mail and sign-in in bulk (a rule the account breaks
+    # otherwise, a privileged one without rights, must not stop recording them); an
+    # adopted holder is one save, checked in full.
     tracker.begin(_("更新帳號資料"))
     suggestions = {e["id"]: e for e in groups["suggest"]}
-    touched = {}
+    details = {}
     for entry in groups["updates"]:
-        account = accounts[entry["id"]]
+        values = {}
         for field, (_old, new) in entry["changes"].items():
-            if field == "last_sign_in":
-                new = dt.datetime.fromisoformat(new)
-            setattr(account, field, new)
-        touched[account.pk] = account
+            values[field] = dt.datetime.fromisoformat(new) if field == "last_sign_in" else new
+        details[entry["id"]] = values
         counts["updated"] += 1
     for pk in adopt:
         entry = suggestions.get(pk)
         if entry is None:
             raise ValidationError(_("建議的使用人已不適用，請重新比對。"))
         account = accounts[pk]
+        for field, value in details.pop(pk, {}).items():
+            setattr(account, field, value)
         account.person = people[entry["person"]["id"]]
-        touched[pk] = account
-        counts["adopted"] += 1
-    for account in touched.values():
         try:
-            # Names, e-mail and sign-in only: a rule the account breaks otherwise (a
-            # privileged one without rights) must not stop recording them. A holder adopted
-            # is checked in full.
-            services.save_account(account, actor=actor, strict=account.pk in adopt)
+            services.save_account(account, actor=actor)
         except ValidationError as error:
             raise _label(account.username, error) from None
+        counts["adopted"] += 1
         tracker.advance()
+    batch = list(details.items())
+    for start in range(0, len(batch), DETAIL_BATCH):
+        chunk = batch[start : start + DETAIL_BATCH]
+        services.update_details([(accounts[pk], values) for pk, values in chunk], actor=actor)
+        tracker.advance(len(chunk))
 
     # 2. Status: enabled/disabled as the system says; accounts no longer listed removed.
     tracker.begin(_("更新帳號狀態"))
     for entry in groups["status"]:
+        tracker.advance()
+        if entry["to"] == Status.ACTIVE:
+            # Enabled on the system, disabled or removed in the register: access is given
+            # back only through an A-3 request (重新啟用) or by the system's administrator,
+            # never by an import; it stays listed for the officer to act on.
+            counts["not_reenabled"] += 1
+            continue
         _set_status(accounts[entry["id"]], entry["to"], actor, note)
         counts["status"] += 1
-        tracker.advance()
     for entry in groups["gone"]:
         _set_status(accounts[entry["id"]], Status.REMOVED, actor, note)
         counts["removed"] += 1
@@ -1269,15 +1305,15 @@ def _apply(imp, groups, actor, note, today, *, skip_new, unmatched_kind, adopt, 
             continue
         done.add(pid)
         person = people[pid]
-        reason = (
-            OffboardingTask.Reason.VENDOR_ENDED
-            if person.kind == Person.Kind.VENDOR
-            else OffboardingTask.Reason.LEFT
+        services.offboard(
+            person,
+            actor=actor,
+            reason=services.departure_reason(person),
+            effective_on=person.leave_date or today,
         )
-        tasks = services.offboard(
-            person, actor=actor, reason=reason, effective_on=person.leave_date or today
-        )
-        counts["offboarded"] += len(tasks)
+    # Tasks are also opened by the services themselves (an account of a departed person
+    # added in step 3): count them all.
+    counts["offboarded"] = OffboardingTask.objects.count() - tasks_before
     return counts
 
 

@@ -12,6 +12,9 @@ Who may do what
   left or moved, a vendor whose service ended (2.7, 6.2).
 * Execute a line: the 設備組長 (equipment_head), or an administrator of that line's
   system (``InformationSystem.administrators``). Executing changes the accounts register.
+  For 新增 and 重新啟用 the executor confirms that the system's managing unit authorises
+  the applicant (``authorisation_checked``, 2.7); 新增, 重新啟用 and 重設通行碼 are not
+  executed for an applicant or holder who has left in the meantime (2.7, 6.2).
 * Review (覆核) an executed request: the 資訊業務主管 (supervisor), who is neither the
   applicant nor one who executed a line of it (a second pair of eyes, 2.7).
 * Return (退回) a request that is not reviewed yet: the supervisor, with a reason. A
@@ -22,19 +25,23 @@ Who may do what
 Which lines are refused (:func:`check_lines`)
 ----------------------------------------------
 1. The system must be in the register and not voided.
-2. 新增: no account of that name may exist on that system in the register, in any state
+2. Eligibility (2.7 授權使用): except for 刪除 and 停用 (taking access away needs no
+   authorisation), the system must be open to requests (``requests_open``), and when it
+   names the units that may ask (``request_units``), the applicant's unit must be one of
+   them (:func:`eligibility_unit` says which unit counts).
+3. 新增: no account of that name may exist on that system in the register, in any state
    (names are unique per system and compared case-insensitively; a removed account is
    asked back with 重新啟用).
-3. The other actions: the account must be in the register on that system and be held by
+4. The other actions: the account must be in the register on that system and be held by
    the applicant. An account without a holder (shared or service) may be asked for only
    by those who file for others (personnel, the security officer).
-4. The action must fit the account's state: 刪除 not of a removed account, 停用 only of
+5. The action must fit the account's state: 刪除 not of a removed account, 停用 only of
    an active one, 重新啟用 only of a disabled or removed one, 異動 and 重設通行碼 not of a
    removed one.
-5. An applicant who left the school may only have accounts deleted or disabled (2.7, 6.2).
-6. One line per account in a request, and no account already in an open request (a line
+6. An applicant who left the school may only have accounts deleted or disabled (2.7, 6.2).
+7. One line per account in a request, and no account already in an open request (a line
    of a request that is neither executed, returned nor voided).
-7. 異動 needs a note saying what changes.
+8. 異動 needs a note saying what changes.
 """
 
 import datetime as dt
@@ -74,6 +81,13 @@ READERS = MANAGERS | {SYSADMIN, EQUIPMENT_HEAD, PERSONNEL}
 FOR_OTHERS = frozenset({PERSONNEL, SECURITY_OFFICER})
 # Actions that issue a default password the holder must change at first sign-in (2.9.1).
 ISSUES_PASSWORD = (Action.ADD, Action.RESET_PASSWORD)
+# Actions that take access away: asked for on any system, whoever the applicant (2.7, 6.2).
+TAKES_AWAY = (Action.DELETE, Action.DISABLE)
+# Actions executed only once the executor confirmed the managing unit's authorisation (2.7).
+NEEDS_AUTHORISATION = (Action.ADD, Action.REENABLE)
+# Actions that give (back) access: not executed for a person who has left (2.7, 6.2).
+GIVES_ACCESS = (Action.ADD, Action.REENABLE, Action.RESET_PASSWORD)
+MAX_REMARKS = 1000
 # A clock may run a little ahead of the server's: a time this far ahead is still "now".
 SKEW = dt.timedelta(minutes=2)
 MAX_LINES = 20
@@ -217,7 +231,7 @@ def has_left(person) -> bool:
 
 
 def _state_error(action, account) -> str:
-    """Rule 4: the action does not fit the account's state (empty when it does)."""
+    """Rule 5: the action does not fit the account's state (empty when it does)."""
     status = account.status
     if action == Action.DELETE and status == AccountStatus.REMOVED:
         return _("帳號「%(name)s」已刪除。")
@@ -230,13 +244,47 @@ def _state_error(action, account) -> str:
     return ""
 
 
-def check_lines(applicant, lines, *, actor) -> dict:
+def eligibility_unit(applicant, unit=None, *, actor=None):
+    """The unit that rule 2 compares with a system's ``request_units``: the applicant's
+    unit in the people directory. 人事室 and the security officer, who file for others, may
+    name another (a newcomer not placed yet, a transfer); the unit that one filing for
+    themselves picks is printed on the form but opens no system."""
+    if unit is not None and actor is not None and files_for_others(actor):
+        return unit
+    return applicant.unit if applicant is not None else None
+
+
+def eligibility_error(system, unit) -> str:
+    """Rule 2 for one line that gives or changes access: why the applicant (of ``unit``)
+    cannot ask for an account on ``system`` (empty when they can)."""
+    if not system.requests_open:
+        return _(
+            "系統「%(system)s」不開放帳號申請，帳號由該系統的系統管理人員建立；"
+            "只能申請刪除或停用（條文 2.7）。"
+        ) % {"system": system.name}
+    allowed = sorted(system.request_units.all(), key=lambda u: u.name)
+    if not allowed or (unit is not None and unit.pk in {u.pk for u in allowed}):
+        return ""
+    params = {"system": system.name, "units": "、".join(u.name for u in allowed)}
+    if unit is None:
+        return (
+            _("系統「%(system)s」只受理%(units)s人員申請帳號，申請人沒有登記所屬單位（條文 2.7）。")
+            % params
+        )
+    return _(
+        "系統「%(system)s」只受理%(units)s人員申請帳號，申請人所屬單位「%(unit)s」"
+        "不在其中（條文 2.7）。"
+    ) % {**params, "unit": unit.name}
+
+
+def check_lines(applicant, lines, *, actor, unit=None) -> dict:
     """Field errors of the lines (keys from :func:`line_key`); the rules in this module's
     docstring. ``lines`` are dicts with system (an InformationSystem), account_name,
-    action and note."""
+    action and note; ``unit`` is the one the request is filed under."""
     errors = {}
     for_others = files_for_others(actor)
     departed = applicant is not None and has_left(applicant)
+    counted_unit = eligibility_unit(applicant, unit, actor=actor)
     seen = {}
     for pos, line in enumerate(lines):
         system = line.get("system")
@@ -263,11 +311,16 @@ def check_lines(applicant, lines, *, actor) -> dict:
             ) % {"n": seen[key] + 1}
             continue
         seen[key] = pos
-        if departed and action not in (Action.DELETE, Action.DISABLE):
+        if departed and action not in TAKES_AWAY:
             errors[line_key(pos, "action")] = _(
                 "申請人已離職，只能申請刪除或停用帳號（條文 2.7、6.2）。"
             )
             continue
+        if action not in TAKES_AWAY:
+            problem = eligibility_error(system, counted_unit)
+            if problem:
+                errors[line_key(pos, "system")] = problem
+                continue
         if action == Action.CHANGE and not note:
             errors[line_key(pos, "note")] = _("異動請說明變更內容。")
             continue
@@ -319,9 +372,11 @@ def check_lines(applicant, lines, *, actor) -> dict:
     return errors
 
 
-def check_request(*, actor, applicant, requested_on, lines) -> dict:
+def check_request(*, actor, applicant, requested_on, lines, unit=None, remarks="") -> dict:
     """Field errors of a request as it would be filed (nothing is written)."""
     errors = {}
+    if len((remarks or "").strip()) > MAX_REMARKS:
+        errors["remarks"] = _("備註最多 %(n)d 字。") % {"n": MAX_REMARKS}
     if applicant is None:
         if getattr(actor, "person_id", None) is None and not files_for_others(actor):
             errors["applicant"] = _("您的登入帳號沒有對應的人員資料，請洽人事室。")
@@ -340,15 +395,16 @@ def check_request(*, actor, applicant, requested_on, lines) -> dict:
     elif len(lines) > MAX_LINES:
         errors["lines"] = _("一張申請單最多 %(n)d 項。") % {"n": MAX_LINES}
     elif "applicant" not in errors:
-        errors.update(check_lines(applicant, lines, actor=actor))
+        errors.update(check_lines(applicant, lines, actor=actor, unit=unit))
     return errors
 
 
 @transaction.atomic
 def submit_request(
-    *, actor, applicant, requested_on, lines, unit=None, extension: str = ""
+    *, actor, applicant, requested_on, lines, unit=None, extension: str = "", remarks: str = ""
 ) -> AccountRequest:
-    """File an A-3 request with its lines, all or nothing."""
+    """File an A-3 request with its lines, all or nothing; ``remarks`` is the applicant's
+    備註, printed on the form."""
     lines = [
         {
             "system": line.get("system"),
@@ -358,7 +414,15 @@ def submit_request(
         }
         for line in lines
     ]
-    errors = check_request(actor=actor, applicant=applicant, requested_on=requested_on, lines=lines)
+    remarks = (remarks or "").strip()
+    errors = check_request(
+        actor=actor,
+        applicant=applicant,
+        requested_on=requested_on,
+        lines=lines,
+        unit=unit,
+        remarks=remarks,
+    )
     if errors:
         raise ValidationError(errors)
     req = AccountRequest(
@@ -366,6 +430,7 @@ def submit_request(
         unit=unit or applicant.unit,
         extension=(extension or "").strip() or applicant.extension,
         requested_on=requested_on,
+        remarks=remarks,
         submitted_by=actor,
         status=Status.SUBMITTED,
     )
@@ -443,9 +508,29 @@ def _apply(line, req, *, actor, executed_at, note) -> Account:
     return services.save_account(account, actor=actor)
 
 
+def departed_party(line, req):
+    """The applicant, or the holder of the line's account, if they have left (else None)."""
+    if req.applicant_id is not None and has_left(req.applicant):
+        return req.applicant
+    if line.action != Action.ADD:
+        account = find_account(line.system_id, line.account_name)
+        if account is not None and account.person_id is not None and has_left(account.person):
+            return account.person
+    return None
+
+
 @transaction.atomic
-def execute_line(line, *, actor, note: str, executed_at=None) -> AccountRequestLine:
-    """Record how and when a line was carried out and change the accounts register."""
+def execute_line(
+    line, *, actor, note: str, executed_at=None, authorisation_checked: bool = False
+) -> AccountRequestLine:
+    """Record how and when a line was carried out and change the accounts register.
+
+    1. Only an open request's line not executed yet, with a note and a time between the
+       request date and now.
+    2. 新增 and 重新啟用: the executor confirms the managing unit's authorisation (2.7).
+    3. 新增, 重新啟用, 重設通行碼: not for an applicant or holder who has left (2.7, 6.2).
+    4. Change the register (:func:`_apply`), record the execution, tell who acts next.
+    """
     req = (
         AccountRequest.objects.select_for_update()
         .select_related("applicant")
@@ -472,6 +557,17 @@ def execute_line(line, *, actor, note: str, executed_at=None) -> AccountRequestL
         errors["executed_at"] = _("執行時間不可晚於現在。")
     elif timezone.localdate(executed_at) < req.requested_on:
         errors["executed_at"] = _("執行時間不可早於申請日期。")
+    if line.action in NEEDS_AUTHORISATION and not authorisation_checked:
+        errors["authorisation_checked"] = _(
+            "新增或重新啟用帳號前，須確認申請人已經系統管理單位授權使用此系統（條文 2.7）。"
+        )
+    if "__all__" not in errors and line.action in GIVES_ACCESS:
+        gone = departed_party(line, req)
+        if gone is not None:
+            errors["__all__"] = _(
+                "%(who)s 已離職，不可執行「%(action)s」；離職人員的帳號應刪除或停用"
+                "（條文 2.7、6.2）。"
+            ) % {"who": gone.name, "action": line.get_action_display()}
     if errors:
         raise ValidationError(errors)
     try:
@@ -479,6 +575,7 @@ def execute_line(line, *, actor, note: str, executed_at=None) -> AccountRequestL
     except ValidationError as error:
         raise ValidationError({"__all__": error.messages}) from error
     line.executed_at, line.executed_by, line.execution_note = executed_at, actor, note
+    line.authorisation_checked = line.action in NEEDS_AUTHORISATION and bool(authorisation_checked)
     line.account = account
     _save(line, actor)
     if line.action in ISSUES_PASSWORD:
@@ -614,6 +711,14 @@ class Step:
     text: str = ""
 
 
+def _execution_text(line) -> str:
+    """How a line was executed, and the authorisation check when it was confirmed."""
+    parts = [line.execution_note]
+    if line.authorisation_checked:
+        parts.append(_("已確認經系統管理單位授權"))
+    return "\n".join(p for p in parts if p)
+
+
 def timeline(req, lines) -> list[Step]:
     """Each step of the request with who and when: filed, executed, confirmed, reviewed."""
     steps = [
@@ -640,7 +745,7 @@ def timeline(req, lines) -> list[Step]:
                     "system": line.system.name,
                     "name": line.account_name,
                 },
-                line.execution_note,
+                _execution_text(line),
             )
         )
         account = line.account
@@ -679,17 +784,37 @@ def timeline(req, lines) -> list[Step]:
     return sorted(steps, key=lambda s: s.at)
 
 
-def executors(lines) -> list[tuple[str, dt.datetime]]:
-    """Who executed the lines and when they last did (the 設備組長 box of A-3)."""
+@dataclass
+class Executor:
+    name: str
+    at: dt.datetime
+    deputy: bool  # not a 設備組長: the system's administrator executed in their stead
+
+
+def executors(lines) -> list[Executor]:
+    """Who executed the lines and when they last did (the 設備組長 line of A-3); one who
+    does not hold the 設備組長 role signs as the system's administrator (代)."""
     latest = {}
     for line in lines:
         if line.executed_at is None or not line.executed_by_id:
             continue
-        name = line.executed_by.display_name
-        if name not in latest or line.executed_at > latest[name]:
-            latest[name] = line.executed_at
-    return sorted(latest.items(), key=lambda item: item[1])
+        user = line.executed_by
+        if user.pk not in latest or line.executed_at > latest[user.pk][1]:
+            latest[user.pk] = (user, line.executed_at)
+    if not latest:
+        return []
+    heads = set(
+        get_user_model()
+        .objects.filter(pk__in=latest, groups__name=EQUIPMENT_HEAD)
+        .values_list("pk", flat=True)
+    )
+    return sorted(
+        (Executor(user.display_name, at, user.pk not in heads) for user, at in latest.values()),
+        key=lambda e: e.at,
+    )
 
 
 def systems_open_for_requests():
-    return InformationSystem.objects.active().order_by("name")
+    """The systems a line may name (not voided), with what rule 2 needs of each; those
+    closed to requests or limited to some units are still named for 刪除 and 停用."""
+    return InformationSystem.objects.active().prefetch_related("request_units").order_by("name")

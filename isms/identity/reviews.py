@@ -1,10 +1,16 @@
 """The semester reviews of accounts (2.7) and of privileged accounts (2.8, A-4).
 
 Each semester (學年度 + 學期 from the school profile) the security officer starts the
-check of every system's accounts; each system's owner (its administrators, or the
-security officer) confirms or disables every account and completes the check. A system
-administrator or the security officer prepares the list of privileged accounts with
-their rights (A-4) and the supervisor reviews it.
+check of every system's accounts; each system's administrators confirm or disable every
+account and complete the check (the security officer only for a system that has no
+administrator). A departed holder's account is never kept. A system administrator or the
+security officer prepares the list of privileged accounts with their rights and holders
+(A-4) and the supervisor reviews it.
+
+A review counts for the semester it reviews (``school_year``/``semester``), not for the
+semester in which it was completed: one completed after its semester ended still keeps
+that semester's duty, flagged as late (``late``), and counts at the semester's last
+second (``counted_at``).
 
 As in ``services``: every function takes the acting person, validates before it writes
 (``ValidationError`` with field → zh-TW message; nothing saved) and saves inside
@@ -13,6 +19,7 @@ As in ``services``: every function takes the acting person, validates before it 
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from dataclasses import dataclass
 
@@ -24,9 +31,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from isms.audit import trail
+from isms.compliance.rhythms import LAST_SECOND, day_start
 from isms.core import roc
 from isms.core.access import has_role
-from isms.core.models import Person
+from isms.core.models import Person, SchoolProfile
 from isms.core.roles import SECURITY_OFFICER
 
 from . import services
@@ -59,24 +67,73 @@ def term_label(school_year: int, semester: int) -> str:
     return _("%(year)d學年度第%(semester)d學期") % {"year": school_year, "semester": semester}
 
 
+def term_starts(profile=None) -> dict:
+    """The school's semester start days as ``roc.school_term`` keyword arguments."""
+    return roc.profile_term_starts(profile if profile is not None else SchoolProfile.load())
+
+
+def term_of(school_year: int, semester: int, starts: dict | None = None) -> roc.SchoolTerm:
+    """The semester ``school_year``/``semester`` with its days, under the school's start days."""
+    starts = starts if starts is not None else term_starts()
+    year = school_year + roc.ROC_OFFSET + (0 if semester == 1 else 1)
+    month, day = starts["first_start"] if semester == 1 else starts["second_start"]
+    day = min(day, calendar.monthrange(year, month)[1])
+    return roc.school_term(dt.date(year, month, day), **starts)
+
+
+def counted_at(school_year: int, semester: int, moment: dt.datetime, starts: dict) -> dt.datetime:
+    """The moment a review done at ``moment`` counts at for the semester duty.
+
+    A review keeps the duty of the semester it reviews: done inside that semester, it
+    counts when it was done; done after the semester ended (late), at the semester's last
+    second; done before it began (a review started for a later semester), at its first.
+    """
+    term = term_of(school_year, semester, starts)
+    first = day_start(term.start)
+    last = day_start(term.end + dt.timedelta(days=1)) - LAST_SECOND
+    return min(max(moment, first), last)
+
+
+def done_late(school_year: int, semester: int, moment, starts: dict) -> bool:
+    """Done (completed, reviewed) after the last day of the semester it is for."""
+    if moment is None:
+        return False
+    return timezone.localtime(moment).date() > term_of(school_year, semester, starts).end
+
+
+def late(review, starts: dict | None = None) -> bool:
+    """An account review completed, or an A-4 list reviewed, after its semester ended."""
+    moment = review.reviewed_at if isinstance(review, PrivilegedReview) else review.completed_at
+    return done_late(review.school_year, review.semester, moment, starts or term_starts())
+
+
+def term_over(review, today: dt.date | None = None, starts: dict | None = None) -> bool:
+    """The semester of the review has ended (what is done now is done late)."""
+    today = today or timezone.localdate()
+    return today > term_of(review.school_year, review.semester, starts).end
+
+
 # Who acts ----------------------------------------------------------------------------------
 def is_owner(user, system: InformationSystem) -> bool:
-    """A system's owner works its checklist: its administrators, or the security officer."""
+    """Who works a system's checklist and completes it: the system's administrators (its
+    managing side, 2.7); the security officer only for a system that has none."""
     if user is None or not user.is_authenticated:
         return False
-    if has_role(user, SECURITY_OFFICER):  # superusers too
-        return True
-    return system.administrators.filter(pk=user.pk).exists()
+    administrators = set(system.administrators.values_list("pk", flat=True))
+    if administrators:
+        return user.pk in administrators
+    return has_role(user, SECURITY_OFFICER)  # superusers too
 
 
 def owned_system_ids(user) -> set[int]:
-    """The systems whose checklists this person works (all for the security officer)."""
+    """The systems whose checklists this person works: those they administer, and for the
+    security officer those without an administrator."""
     if user is None or not user.is_authenticated:
         return set()
-    systems = InformationSystem.objects.all()
-    if not has_role(user, SECURITY_OFFICER):
-        systems = systems.filter(administrators=user)
-    return set(systems.values_list("pk", flat=True))
+    owned = Q(administrators=user)
+    if has_role(user, SECURITY_OFFICER):
+        owned |= Q(administrators__isnull=True)
+    return set(InformationSystem.objects.filter(owned).values_list("pk", flat=True).distinct())
 
 
 def _require_owner(review: AccountReview, actor) -> None:
@@ -99,6 +156,18 @@ class Flag:
     code: str
     label: str
     needs_note: bool  # keeping the account needs a written reason
+    refuses_keep: bool = False  # the account cannot be kept at all
+
+    @property
+    def highlight(self) -> bool:
+        return self.needs_note or self.refuses_keep
+
+
+def departed_message() -> str:
+    return _(
+        "使用人已離職，帳號不可保留，只能停用（條文 2.7；A-3 帳號使用注意事項 5："
+        "「使用者離職須移除其系統帳號始完成離職手續」）。"
+    )
 
 
 def flags(account: Account, today: dt.date | None = None) -> list[Flag]:
@@ -106,11 +175,11 @@ def flags(account: Account, today: dt.date | None = None) -> list[Flag]:
     today = today or timezone.localdate()
     found = []
     if departed(account.person, today):
-        found.append(Flag("departed", _("使用人已離職"), True))
+        found.append(Flag("departed", _("使用人已離職"), False, refuses_keep=True))
     if account.unjustified_shared:
         found.append(Flag("shared", _("共用帳號未說明理由"), True))
     if account.kind == Account.Kind.PRIVILEGED and not account.rights.strip():
-        found.append(Flag("rights", _("特權帳號未列權限"), False))
+        found.append(Flag("rights", _("特權帳號未填權限說明"), False))
     unused = dt.timedelta(days=settings.ISMS_ACCOUNT_UNUSED_DAYS)
     if account.last_sign_in is not None and account.last_sign_in < timezone.now() - unused:
         found.append(
@@ -221,6 +290,8 @@ def _check_decision(item: AccountReviewItem, decision: str, note: str, today) ->
         errors["decision"] = _("請選擇確認保留或停用。")
     elif item.decision == Decision.DISABLE and decision != Decision.DISABLE:
         errors["decision"] = _("帳號已於本次檢查停用；如需重新啟用，請至帳號頁面辦理。")
+    elif decision == Decision.KEEP and departed(item.account.person, today):
+        errors["decision"] = departed_message()
     elif decision == Decision.KEEP and not note:
         reasons = [f.label for f in flags(item.account, today) if f.needs_note]
         if reasons:
@@ -317,6 +388,20 @@ def complete_review(review: AccountReview, *, actor, note: str | None = None) ->
                 % {"n": total - decided}
             }
         )
+    # A holder may have left after their account was kept: it cannot stay kept.
+    today = timezone.localdate()
+    kept = review.items.filter(decision=Decision.KEEP).select_related("account__person")
+    departed_kept = [i.account.username for i in kept if departed(i.account.person, today)]
+    if departed_kept:
+        raise ValidationError(
+            {
+                "__all__": _(
+                    "帳號%(list)s的使用人已離職，不可保留，請改為停用後再完成檢查（條文 2.7；"
+                    "A-3 帳號使用注意事項 5：「使用者離職須移除其系統帳號始完成離職手續」）。"
+                )
+                % {"list": "、".join(f"「{name}」" for name in departed_kept)}
+            }
+        )
     review.completed_by, review.completed_at = actor, timezone.now()
     if note is not None and note.strip():
         review.note = (review.note + "\n" + note.strip()).strip()
@@ -347,27 +432,46 @@ def missing_rights(accounts=None):
 
 
 def holder_of(account: Account) -> str:
+    """The 人員姓名 of A-4: the holder's name, else the account's display name."""
     if account.person_id:
         return account.person.name
     return account.display_name
 
 
+def missing_holder(accounts=None):
+    """Privileged accounts with no 人員姓名 (no holder, no display name): they block A-4."""
+    accounts = privileged_accounts() if accounts is None else accounts
+    return [a for a in accounts if not holder_of(a).strip()]
+
+
+def blocking_messages(accounts) -> list[str]:
+    """Why the A-4 list cannot be filled in with these accounts (empty: it can)."""
+    out = []
+    lacking = missing_rights(accounts)
+    if lacking:
+        out.append(
+            _("下列特權帳號尚未填寫權限說明（條文 2.8），補齊後才能填寫清單：%(list)s")
+            % {"list": "、".join(str(a) for a in lacking)}
+        )
+    nameless = missing_holder(accounts)
+    if nameless:
+        out.append(
+            _("下列特權帳號沒有人員姓名（A-4），請指定使用人或填寫顯示名稱後才能填寫清單：%(list)s")
+            % {"list": "、".join(str(a) for a in nameless)}
+        )
+    return out
+
+
 @transaction.atomic
 def prepare_privileged(*, actor, term: roc.SchoolTerm | None = None) -> PrivilegedReview:
     """Snapshot this semester's A-4 list; before the supervisor reviews it, prepare again
-    to bring it up to date (the earlier snapshot is replaced)."""
+    to bring it up to date (the earlier snapshot is replaced). Every account on it needs
+    its 權限說明 and a 人員姓名."""
     term = term or current_term()
     accounts = list(privileged_accounts())
-    lacking = missing_rights(accounts)
-    if lacking:
-        raise ValidationError(
-            {
-                "__all__": _(
-                    "下列特權帳號尚未列出所擁有的權限（條文 2.8），補齊後才能填寫清單：%(list)s"
-                )
-                % {"list": "、".join(str(a) for a in lacking)}
-            }
-        )
+    blocking = blocking_messages(accounts)
+    if blocking:
+        raise ValidationError({"__all__": blocking})
     review = (
         PrivilegedReview.objects.select_for_update()
         .filter(school_year=term.school_year, semester=term.semester)
@@ -429,7 +533,7 @@ def review_privileged(review: PrivilegedReview, *, actor, note: str = "") -> Pri
     if review.reviewed_at is not None:
         errors["__all__"] = _("此特權帳號清單已覆核。")
     elif actor is not None and actor.pk == review.prepared_by_id:
-        errors["__all__"] = _("填表人不可覆核自己填寫的清單，請由另一位主管覆核。")
+        errors["__all__"] = _("填寫人不可覆核自己填寫的清單，請由另一位主管覆核。")
     elif outdated(review):
         errors["__all__"] = _("清單填寫後特權帳號或其權限已有異動，請重新填寫清單後再覆核。")
     if errors:

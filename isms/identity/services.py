@@ -71,7 +71,7 @@ def _save(obj, actor, **kwargs):
 
 
 # Accounts ------------------------------------------------------------------------------------
-def check_account(account: Account, *, strict: bool = True) -> dict:
+def check_account(account: Account, *, strict: bool = True, previous=None) -> dict:
     """Field errors of an account as it would be saved.
 
     ``strict=False`` (disabling or removing) checks only the name: an account that breaks
@@ -96,14 +96,36 @@ def check_account(account: Account, *, strict: bool = True) -> dict:
         errors["rights"] = _("特權帳號須列出所擁有的權限（條文 2.8、A-4）。")
     if account.kind == Account.Kind.PERSONAL and account.person_id is None:
         errors["person"] = _("個人帳號須指定使用人（條文 2.7、2.9.2）。")
+    if (
+        account.pk
+        and account.status == Status.ACTIVE
+        and account.person_id
+        and (previous or _previous(account))[0] not in (None, Status.ACTIVE)
+        and departed_people().filter(pk=account.person_id).exists()
+    ):
+        errors["status"] = _("使用人已離職（或已過離職日），不能重新啟用其帳號（條文 2.7、6.2）。")
     return errors
+
+
+def _previous(account: Account) -> tuple:
+    """(status, person_id) of the account as stored, or (None, None) for a new one."""
+    if account.pk is None:
+        return (None, None)
+    row = Account.objects.filter(pk=account.pk).values_list("status", "person_id").first()
+    return row or (None, None)
 
 
 @transaction.atomic
 def save_account(account: Account, *, actor, strict: bool = True) -> Account:
-    """Create or change an account after its checks; dates follow the status."""
+    """Create or change an account after its checks; dates follow the status.
+
+    Whatever the path (a page, the API, an A-3 line, a reconciliation): an account taken
+    out of use closes its open removal tasks, and an account of a departed person that is
+    not removed gets one (2.7, 6.2), so it is a finding until it is removed.
+    """
     account.username = (account.username or "").strip()
-    errors = check_account(account, strict=strict)
+    previous = _previous(account)
+    errors = check_account(account, strict=strict, previous=previous)
     if errors:
         raise ValidationError(errors)
     today = timezone.localdate()
@@ -116,8 +138,71 @@ def save_account(account: Account, *, actor, strict: bool = True) -> Account:
     if account.pk is None and account.created_on is None:
         account.created_on = today
     _save(account, actor)
+    if previous[0] != account.status and account.status in (Status.DISABLED, Status.REMOVED):
+        for task in OffboardingTask.objects.filter(account=account, done_at__isnull=True):
+            finish_task(task, actor=actor, outcome=account.status, _refresh=False)
+    if (
+        previous != (account.status, account.person_id)
+        and account.person_id
+        and account.status != Status.REMOVED
+    ):
+        person = departed_people(today).filter(pk=account.person_id).first()
+        if person is not None:
+            offboard(
+                person,
+                actor=actor,
+                reason=departure_reason(person),
+                effective_on=person.leave_date or today,
+            )
     refresh_duties()
     return account
+
+
+# The fields a system's export may bring up to date without any rule of the account
+# changing: what the register shows of it, never its status, holder, kind or rights.
+DETAIL_FIELDS = ("display_name", "email", "last_sign_in")
+
+
+@transaction.atomic
+def update_details(changes: list[tuple[Account, dict]], *, actor) -> int:
+    """Bring many accounts' display name, e-mail and last sign-in up to date at once.
+
+    ``changes`` pairs each account (as loaded) with ``{field: new value}``. The accounts
+    are written with one ``bulk_update`` and the trail gets one entry per account, as a
+    save would write it (a reconciliation of 10,000 rows: seconds, not a minute).
+    """
+    touched, items = [], []
+    for account, values in changes:
+        if set(values) - set(DETAIL_FIELDS):
+            raise ValueError(f"not a detail field: {sorted(set(values) - set(DETAIL_FIELDS))}")
+        diff = {}
+        for field, new in values.items():
+            old = getattr(account, field)
+            if old != new:
+                diff[field] = [trail.jsonable(old), trail.jsonable(new)]
+                setattr(account, field, new)
+        if diff:
+            for field in diff:
+                try:
+                    Account._meta.get_field(field).clean(getattr(account, field), account)
+                except ValidationError as error:
+                    raise ValidationError(
+                        {
+                            field: [
+                                _("帳號「%(name)s」：%(error)s")
+                                % {"name": account.username, "error": m}
+                                for m in error.messages
+                            ]
+                        }
+                    ) from None
+            account.updated_at = timezone.now()
+            touched.append(account)
+            items.append((trail.Action.UPDATE, account, diff))
+    if touched:
+        Account.objects.bulk_update(touched, [*DETAIL_FIELDS, "updated_at"], batch_size=500)
+        trail.record_many(items, actor=actor)
+        refresh_duties()
+    return len(touched)
 
 
 @transaction.atomic
@@ -129,12 +214,8 @@ def set_status(account: Account, status: str, *, actor, note: str = "") -> Accou
     account.status = status
     if note:
         account.notes = (account.notes + "\n" + note).strip()
-    save_account(account, actor=actor, strict=status == Status.ACTIVE)
-    if status in (Status.DISABLED, Status.REMOVED):
-        for task in OffboardingTask.objects.filter(account=account, done_at__isnull=True):
-            finish_task(task, actor=actor, outcome=status, note=note, _refresh=False)
-    refresh_duties()
-    return account
+    # Open removal tasks are closed by save_account, with this status as their outcome.
+    return save_account(account, actor=actor, strict=status == Status.ACTIVE)
 
 
 def issue_default_password(account: Account, *, actor, now=None) -> Account:
@@ -144,6 +225,7 @@ def issue_default_password(account: Account, *, actor, now=None) -> Account:
         days=settings.ISMS_DEFAULT_PASSWORD_VALID_DAYS
     )
     account.password_changed_at = None
+    account.password_confirmed_by = None
     return account
 
 
@@ -156,6 +238,7 @@ def confirm_password_changed(account: Account, *, actor, at=None) -> Account:
     if account.password_changed_at is not None:
         raise ValidationError({"__all__": _("已確認變更過通行碼。")})
     account.password_changed_at = at or timezone.now()
+    account.password_confirmed_by = actor
     _save(account, actor)
     refresh_duties("identity.default_password")
     return account
@@ -172,15 +255,18 @@ def offboard(person: Person, *, actor, reason: str, effective_on: dt.date) -> li
     if reason not in OffboardingTask.Reason.values:
         raise ValidationError({"reason": _("原因不正確。")})
     accounts = Account.objects.active().filter(person=person).exclude(status=Status.REMOVED)
-    # One task per account: an open one is being worked on; a finished one was decided
-    # (removed, disabled, or kept with a reason). Re-enabled accounts of departed people
-    # remain findings of the duty identity.offboarding.
-    open_ids = set(
-        OffboardingTask.objects.filter(account__in=accounts).values_list("account_id", flat=True)
+    # An account with an open task is being worked on. One whose task was finished needs no
+    # other while its access stays removed (disabled); active again — re-enabled, or kept
+    # when the person moved and has now left — it gets a new task: access must go (2.7).
+    tasks = OffboardingTask.objects.filter(account__in=accounts).values_list(
+        "account_id", "done_at"
     )
+    open_ids, decided = set(), set()
+    for account_id, done_at in tasks:
+        (open_ids if done_at is None else decided).add(account_id)
     created = []
     for account in accounts.select_related("system"):
-        if account.pk in open_ids:
+        if account.pk in open_ids or (account.pk in decided and account.status != Status.ACTIVE):
             continue
         task = OffboardingTask(
             account=account,
@@ -224,6 +310,15 @@ def finish_task(task: OffboardingTask, *, actor, outcome: str, note: str = "", _
         errors["__all__"] = _("此工作已完成。")
     if outcome not in ("removed", "disabled", "kept"):
         errors["outcome"] = _("請選擇處理結果。")
+    elif outcome == "kept" and task.reason == OffboardingTask.Reason.LEFT:
+        errors["outcome"] = _(
+            "離職人員的帳號須停用或刪除，不能保留（條文 2.7；帳號使用注意事項 5：使用者離職須移除"
+            "其系統帳號始完成離職手續）。"
+        )
+    elif outcome == "kept" and task.reason == OffboardingTask.Reason.VENDOR_ENDED:
+        errors["outcome"] = _(
+            "委外服務終止時，須中止或刪除其系統上的帳號與權限，不能保留（條文 6.2）。"
+        )
     elif outcome == "kept" and not (note or "").strip():
         errors["note"] = _("保留帳號須說明理由（例如調職後仍需使用）。")
     if errors:
@@ -258,15 +353,22 @@ def open_due_offboarding(now=None) -> int:
             accounts__status__in=[Status.ACTIVE, Status.DISABLED], accounts__voided_at__isnull=True
         )
         for person in people.distinct():
-            reason = (
-                OffboardingTask.Reason.VENDOR_ENDED
-                if person.kind == Person.Kind.VENDOR
-                else OffboardingTask.Reason.LEFT
-            )
             count += len(
-                offboard(person, actor=None, reason=reason, effective_on=person.leave_date or today)
+                offboard(
+                    person,
+                    actor=None,
+                    reason=departure_reason(person),
+                    effective_on=person.leave_date or today,
+                )
             )
     return count
+
+
+def departure_reason(person: Person) -> str:
+    """Why a departed person's accounts go: a vendor's service ended, or the person left."""
+    if person.kind == Person.Kind.VENDOR:
+        return OffboardingTask.Reason.VENDOR_ENDED
+    return OffboardingTask.Reason.LEFT
 
 
 def systems_for(user):

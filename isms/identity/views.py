@@ -15,7 +15,7 @@ from isms.core.access import Access, can, user_roles
 from isms.core.fields import ROCDateField
 from isms.core.filters import FilterSet
 from isms.core.forms import ModelForm, add_service_errors
-from isms.core.generic import ProtectedView
+from isms.core.generic import DetailPage, ProtectedView, safe_next
 from isms.core.models import Person
 from isms.core.registers import Column, Register, nav_link
 from isms.core.roles import (
@@ -57,6 +57,8 @@ class SystemForm(ModelForm):
             "url",
             "sign_in",
             "holds_personal_data",
+            "requests_open",
+            "request_units",
             "notes",
         ]
         widgets = {"notes": djforms.Textarea(attrs={"rows": 3})}
@@ -87,12 +89,20 @@ class SystemRegister(Register):
             sort=None,
             page=False,
         ),
+        Column("requests_open", gettext_lazy("開放帳號申請"), page=False),
+        Column(
+            "request_units",
+            gettext_lazy("可申請單位"),
+            accessor=lambda s: "、".join(u.name for u in s.request_units.all()),
+            sort=None,
+            page=False,
+        ),
     ]
     filterset_class = SystemFilterSet
     form_class = SystemForm
     serializer_class = SystemSerializer
     select_related = ("owner_unit",)
-    prefetch_related = ("administrators__person",)
+    prefetch_related = ("administrators__person", "request_units")
     ordering = ("name",)
     route = "systems"
     url_prefix = "system"
@@ -305,25 +315,35 @@ class FinishForm(djforms.Form):
     )
 
 
-class FinishTaskView(ProtectedView):
-    access = OffboardingTaskRegister.access
+class OffboardingTaskDetail(DetailPage):
+    """A removal task, with the form that finishes it for those who may."""
+
+    register = OffboardingTaskRegister
+
+    def get(self, request, pk, *, status=200, **extra):
+        extra.setdefault("can_finish", can(request.user, "change", self.access))
+        return super().get(request, pk, status=status, **extra)
+
+
+OffboardingTaskRegister.detail_view = OffboardingTaskDetail
+
+
+class FinishTaskView(OffboardingTaskDetail):
+    """Finish a removal task; a refused outcome shows the task again with the reason (400)."""
+
     action = "change"
 
     def post(self, request, pk):
-        task = OffboardingTask.objects.filter(pk=pk).first()
-        if task is None:
-            raise Http404
+        task = self.get_object()
         form = FinishForm(request.POST)
         if form.is_valid():
             try:
                 services.finish_task(task, actor=request.user, **form.cleaned_data)
             except ValidationError as error:
-                for message in error.messages:
-                    messages.error(request, message)
-            else:
-                messages.success(request, _("已完成帳號移除工作。"))
-        else:
-            messages.error(request, _("請選擇處理結果。"))
+                add_service_errors(form, error)
+        if not form.is_valid() or form.errors:
+            return self.get(request, pk, status=400, finish_form=form)
+        messages.success(request, _("已完成帳號移除工作。"))
         return redirect(task.get_absolute_url())
 
 
@@ -411,7 +431,7 @@ class PasswordChangedView(ProtectedView):
                 messages.error(request, message)
         else:
             messages.success(request, _("已確認變更通行碼。"))
-        return redirect(request.POST.get("next") or account.get_absolute_url())
+        return redirect(safe_next(request, account.get_absolute_url()))
 
 
 nav_link(NAV, gettext_lazy("人員異動（帳號移除）"), "identity:departure", DEPARTURE_ACCESS)

@@ -44,7 +44,19 @@ SHOW = 1000
 SHOW_ERRORS = 500
 Status = AccountImport.Status
 DELIMITER_NAMES = {",": "comma", "\t": "tab", ";": "semicolon"}
-ENCODING_LABELS = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8（BOM）", "cp950": "Big5（cp950）"}
+ENCODING_LABELS = {
+    "utf-8": "UTF-8",
+    "utf-8-sig": "UTF-8（BOM）",
+    "cp950": "Big5（cp950）",
+    "big5hkscs": "Big5-HKSCS",
+}
+
+
+def _encoding_choice(encoding: str) -> str:
+    """The encoding as offered on the page (UTF-8 with or without BOM is one choice)."""
+    return "utf-8" if encoding in ("utf-8", "utf-8-sig") else encoding
+
+
 STATUS_LABELS = dict(Account.Status.choices)
 KIND_LABELS = dict(Account.Kind.choices)
 
@@ -107,7 +119,7 @@ class ColumnsForm(forms.Form):
         initial = {
             "header_line": mapping.get("header_line") or 1,
             "unused_days": imp.unused_days,
-            "encoding": "cp950" if imp.encoding == "cp950" else "utf-8",
+            "encoding": _encoding_choice(imp.encoding) or "utf-8",
         }
         for field, index in (mapping.get("columns") or {}).items():
             initial[field] = "" if index is None else str(index)
@@ -407,6 +419,7 @@ class ImportDetailView(ReconcileView):
             "unmatched": sum(
                 1 for e in new if not (e.get("person") or {}).get("id") and not e.get("voided")
             ),
+            "status_off": sum(1 for e in groups.get("status", []) if e["to"] != "active"),
             "departed_people": len(
                 {e["person"]["id"] for e in groups.get("departed", []) if e.get("person")}
             ),
@@ -450,7 +463,7 @@ class ImportColumnsView(ImportDetailView):
             header_line = int(request.POST.get("header_line") or 0) or None
         except ValueError:
             header_line = None
-        current = "cp950" if imp.encoding == "cp950" else ("utf-8" if imp.encoding else "")
+        current = _encoding_choice(imp.encoding)
         encoding = imp.encoding
         if kind == "csv":
             encoding = request.POST.get("encoding", "")

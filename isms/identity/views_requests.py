@@ -17,7 +17,6 @@ from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -25,7 +24,7 @@ from isms.audit.models import AuditEntry
 from isms.core.access import SIGNED_IN, Access, can, restrict
 from isms.core.filters import FilterSet, ROCDateFilter
 from isms.core.forms import add_service_errors
-from isms.core.generic import ProtectedView, RegisterView, can_see_history
+from isms.core.generic import ProtectedView, RegisterView, can_see_history, safe_next
 from isms.core.models import SchoolProfile
 from isms.core.registers import Column, Register, nav_link
 from isms.core.roles import ALL_ROLES, SECURITY_OFFICER, SUPERVISOR
@@ -145,15 +144,6 @@ class AccountRequestRegister(Register):
     nav_label = gettext_lazy("帳號申請單")
 
 
-def _safe_next(request, fallback: str) -> str:
-    target = request.POST.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return fallback
-
-
 def visible_request(request, pk):
     """The request if this person may see it, else 404."""
     qs = restrict(AccountRequestRegister.base_queryset(), request.user, "view", OWN_ACCESS)
@@ -219,6 +209,7 @@ class AccountRequestAdd(RegisterView):
                 extension=data.get("extension", ""),
                 requested_on=data["requested_on"],
                 lines=[f.cleaned_data for f in filled],
+                remarks=data.get("remarks", ""),
             )
         except ValidationError as error:
             for key, messages_ in error.message_dict.items():
@@ -251,7 +242,7 @@ class AccountRequestAdd(RegisterView):
         data[key] = str(max(0, min(total + 1, requests.MAX_LINES)))
         head = {
             name: data.get(name)
-            for name in ("applicant", "unit", "extension", "requested_on")
+            for name in ("applicant", "unit", "extension", "requested_on", "remarks")
             if name in data
         }
         form = forms.AccountRequestForm(initial=head, request=request)
@@ -383,6 +374,9 @@ class RequestAction(ProtectedView):
     def initial(self, req):
         return {}
 
+    def form_kwargs(self, req):
+        return {}
+
     def extra(self, req):
         return {}
 
@@ -403,12 +397,14 @@ class RequestAction(ProtectedView):
     def get(self, request, pk, **kwargs):
         req = self.request_object()
         self.check(req)
-        return self.render_form(req, self.form_class(initial=self.initial(req)))
+        return self.render_form(
+            req, self.form_class(initial=self.initial(req), **self.form_kwargs(req))
+        )
 
     def post(self, request, pk, **kwargs):
         req = self.request_object()
         self.check(req)
-        form = self.form_class(request.POST)
+        form = self.form_class(request.POST, **self.form_kwargs(req))
         if form.is_valid():
             try:
                 with transaction.atomic():
@@ -438,13 +434,16 @@ class ExecuteLineView(RequestAction):
         return _("執行帳號申請項目")
 
     def line(self, req):
-        line = (
-            AccountRequestLine.objects.filter(request=req, pk=self.kwargs["line"])
-            .select_related("system")
-            .first()
-        )
+        line = getattr(self, "_line", None)
         if line is None:
-            raise Http404
+            line = (
+                AccountRequestLine.objects.filter(request=req, pk=self.kwargs["line"])
+                .select_related("system")
+                .first()
+            )
+            if line is None:
+                raise Http404
+            self._line = line
         return line
 
     def check(self, req):
@@ -454,10 +453,18 @@ class ExecuteLineView(RequestAction):
     def initial(self, req):
         return {"executed_at": _now()}
 
+    def form_kwargs(self, req):
+        return {"line": self.line(req)}
+
     def extra(self, req):
         line = self.line(req)
+        needs_authorisation = line.action in requests.NEEDS_AUTHORISATION
         return {
             "line": line,
+            "needs_authorisation": needs_authorisation,
+            "request_units": sorted(line.system.request_units.all(), key=lambda u: u.name)
+            if needs_authorisation
+            else [],
             "issues_password": line.action in requests.ISSUES_PASSWORD,
             "valid_days": _valid_days(),
         }
@@ -465,7 +472,11 @@ class ExecuteLineView(RequestAction):
     def perform(self, req, data, actor):
         line = self.line(req)
         requests.execute_line(
-            line, actor=actor, note=data["execution_note"], executed_at=data["executed_at"]
+            line,
+            actor=actor,
+            note=data["execution_note"],
+            executed_at=data["executed_at"],
+            authorisation_checked=data.get("authorisation_checked", False),
         )
         return _("已執行「%(line)s」並更新帳號登記簿。") % {
             "line": f"{line.system.name} {line.account_name} {line.get_action_display()}"
@@ -522,7 +533,7 @@ class PasswordChangedView(ProtectedView):
                 messages.error(request, message)
         else:
             messages.success(request, _("已確認變更預設通行碼，謝謝。"))
-        return redirect(_safe_next(request, req.get_absolute_url()))
+        return redirect(safe_next(request, req.get_absolute_url()))
 
 
 # One's own requests ----------------------------------------------------------------------------
@@ -569,8 +580,13 @@ class MyRequestsView(ProtectedView):
 
 
 # The paper form --------------------------------------------------------------------------------
+# The paper A-3 has five numbered lines (☐ 1. … ☐ 5.); a longer request just goes on.
+PAPER_LINES = 5
+
+
 class PrintView(ProtectedView):
-    """A-3 on A4: the request, its lines, the execution record, the notes, signatures."""
+    """A-3 on A4 as on paper: the head, the numbered lines (ticked, padded with empty ones
+    to five), 備註, 執行紀錄, the 設備組長 and 主管覆核 lines, 帳號使用注意事項."""
 
     access = OWN_ACCESS
 
@@ -588,6 +604,7 @@ class PrintView(ProtectedView):
             {
                 "req": req,
                 "lines": lines,
+                "blank_rows": range(len(lines) + 1, PAPER_LINES + 1),
                 "actions": AccountRequestLine.Action.choices,
                 "notes": requests.A3_NOTES,
                 "executors": requests.executors(lines),

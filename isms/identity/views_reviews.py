@@ -2,9 +2,10 @@
 
 Who may do what: the office (security officer, supervisor, principal), system
 administrators and the equipment head read every review; the security officer starts
-the account reviews; each system's administrators (or the security officer) work its
-checklist and complete it; a system administrator or the security officer prepares the
-A-4 list and only the supervisor reviews it.
+the account reviews; each system's administrators work its checklist and complete it
+(the security officer only for a system without an administrator); a system
+administrator or the security officer prepares the A-4 list and only the supervisor
+reviews it. A review done after its semester ended is shown as 逾期完成.
 """
 
 from django.contrib import messages
@@ -77,8 +78,11 @@ class AccountReviewListView(ProtectedView):
                 AccountReview.objects.exclude(school_year=term.school_year, semester=term.semester)
             )[:200]
         )
+        starts = reviews.term_starts()
         for review in earlier:
             review.term_label = reviews.term_label(review.school_year, review.semester)
+        for review in [*earlier, *(r for _s, r in rows if r is not None)]:
+            review.late = reviews.late(review, starts)
         can_start = can(request.user, "add", self.access)
         if can_start and form is None:
             form = StartReviewForm()
@@ -170,36 +174,42 @@ class AccountReviewDetailView(ProtectedView):
     def page(self, request, review, checklist=None, complete_form=None, status=200):
         items = self.items(review)
         today = timezone.localdate()
+        found = {item.pk: reviews.flags(item.account, today) for item in items}
         is_owner = reviews.is_owner(request.user, review.system)
         can_act = (
             is_owner and review.completed_at is None and can(request.user, "change", self.access)
         )
         if can_act and checklist is None:
-            checklist = ChecklistForm(items=[i for i in items if i.decision != "disable"])
+            checklist = self.checklist(items, found)
         fields = {}
         if checklist is not None:
             fields = {item.pk: (dec, note) for item, dec, note in checklist.rows()}
         rows = []
         for item in items:
-            found = reviews.flags(item.account, today)
             decision, note = fields.get(item.pk, (None, None))
             rows.append(
                 {
                     "item": item,
-                    "flags": found,
-                    "highlight": any(f.needs_note for f in found),
+                    "flags": found[item.pk],
+                    "highlight": any(f.highlight for f in found[item.pk]),
+                    "no_keep": any(f.refuses_keep for f in found[item.pk]),
                     "decision": decision,
                     "note": note,
                 }
             )
         decided = sum(1 for i in items if i.decision)
+        starts = reviews.term_starts()
+        administrators = list(review.system.administrators.select_related("person"))
         return render(
             request,
             "identity/reviews/account_review_detail.html",
             {
                 "review": review,
                 "term_label": reviews.term_label(review.school_year, review.semester),
-                "administrators": review.system.administrators.select_related("person"),
+                "late": reviews.late(review, starts),
+                "term_over": review.completed_at is None
+                and reviews.term_over(review, today, starts),
+                "administrators": administrators,
                 "rows": rows,
                 "decided": decided,
                 "total": len(items),
@@ -210,6 +220,15 @@ class AccountReviewDetailView(ProtectedView):
                 "clause": "2.7",
             },
             status=status,
+        )
+
+    @staticmethod
+    def checklist(items, found, data=None):
+        """The owner's form: the accounts still open; a departed holder's cannot be kept."""
+        return ChecklistForm(
+            data,
+            items=[i for i in items if i.decision != "disable"],
+            no_keep={pk for pk, flags in found.items() if any(f.refuses_keep for f in flags)},
         )
 
     def get(self, request, pk):
@@ -234,8 +253,10 @@ class AccountReviewDecideView(_OwnerAction):
 
     def post(self, request, pk):
         review = self.owned_review(request)
-        items = [i for i in self.items(review) if i.decision != "disable"]
-        checklist = ChecklistForm(request.POST, items=items)
+        items = self.items(review)
+        today = timezone.localdate()
+        found = {item.pk: reviews.flags(item.account, today) for item in items}
+        checklist = self.checklist(items, found, request.POST)
         if checklist.is_valid():
             decisions = checklist.decisions()
             if not decisions:
@@ -289,6 +310,7 @@ class AccountReviewPrintView(AccountReviewDetailView):
             _print_context(
                 review=review,
                 term_label=reviews.term_label(review.school_year, review.semester),
+                late=reviews.late(review),
                 administrators=review.system.administrators.select_related("person"),
                 items=items,
                 decided=sum(1 for i in items if i.decision),
@@ -310,8 +332,10 @@ class PrivilegedListView(ProtectedView):
                 "prepared_by__person", "reviewed_by__person"
             )
         )
+        starts = reviews.term_starts()
         for review in history:
             review.term_label = reviews.term_label(review.school_year, review.semester)
+            review.late = reviews.late(review, starts)
         current = next(
             (
                 r
@@ -327,6 +351,7 @@ class PrivilegedListView(ProtectedView):
                 "term": term,
                 "accounts": accounts,
                 "lacking": reviews.missing_rights(accounts),
+                "nameless": reviews.missing_holder(accounts),
                 "history": history,
                 "current": current,
                 "can_prepare": can(request.user, "add", self.access),
@@ -381,6 +406,7 @@ class PrivilegedReviewDetailView(ProtectedView):
 
     def page(self, request, review, form=None, status=200):
         outdated = review.reviewed_at is None and reviews.outdated(review)
+        starts = reviews.term_starts()
         can_review = (
             review.reviewed_at is None and not outdated and can(request.user, "change", self.access)
         )
@@ -392,6 +418,9 @@ class PrivilegedReviewDetailView(ProtectedView):
             {
                 "review": review,
                 "term_label": reviews.term_label(review.school_year, review.semester),
+                "late": reviews.late(review, starts),
+                "term_over": review.reviewed_at is None
+                and reviews.term_over(review, starts=starts),
                 "items": review.items.select_related("account__system"),
                 "can_review": can_review,
                 "own_list": review.prepared_by_id == request.user.pk,
@@ -443,6 +472,7 @@ class PrivilegedReviewPrintView(PrivilegedReviewDetailView):
             _print_context(
                 review=review,
                 term_label=reviews.term_label(review.school_year, review.semester),
+                late=reviews.late(review),
                 items=review.items.select_related("account__system"),
             ),
         )

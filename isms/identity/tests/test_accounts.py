@@ -5,6 +5,7 @@ import json
 
 import pytest
 import time_machine
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from isms.compliance import engine
@@ -146,6 +147,32 @@ class TestAccountRules:
         assert response.status_code == 400 and "username" in response.json()
         assert Account.objects.count() == 1
 
+    def test_a_systems_administrators_are_in_the_audit_trail(self, client_for, make_user):
+        from isms.audit.models import AuditEntry
+
+        s = system()
+        lin = make_user("lin", SYSADMIN)
+        wang = make_user("wang", SYSADMIN)
+        c = client_for(SECURITY_OFFICER)
+        data = {"name": s.name, "administrators": [lin.pk, wang.pk], "sign_in": "local"}
+        assert c.post(reverse("identity:system_edit", args=[s.pk]), data).status_code == 302
+        entry = AuditEntry.objects.filter(
+            model_label="identity.informationsystem", object_id=str(s.pk)
+        ).latest("id")
+        assert entry.actor == c.user
+        assert entry.changes == {"administrators": [None, sorted([str(lin), str(wang)])]}
+        data["administrators"] = [wang.pk]
+        assert c.post(reverse("identity:system_edit", args=[s.pk]), data).status_code == 302
+        entry = AuditEntry.objects.filter(model_label="identity.informationsystem").latest("id")
+        assert entry.changes == {"administrators": [[str(lin)], None]}
+        s.administrators.clear()
+        entry = AuditEntry.objects.filter(model_label="identity.informationsystem").latest("id")
+        assert entry.changes == {"administrators": [[str(wang)], None]}
+        lin.administered_systems.add(s)  # from the other side
+        entry = AuditEntry.objects.filter(model_label="identity.informationsystem").latest("id")
+        assert entry.object_id == str(s.pk)
+        assert entry.changes == {"administrators": [None, [str(lin)]]}
+
     def test_staff_see_only_their_own_accounts(self, client_for):
         c = client_for(STAFF)
         mine = account("me", holder=c.user.person)
@@ -252,6 +279,112 @@ class TestOffboarding:
         assert response.status_code == 400
         assert set(response.context["form"].errors) == {"person", "reason", "effective_on"}
 
+    @pytest.mark.parametrize(
+        "reason,outcomes",
+        [
+            ("left", {"removed", "disabled"}),
+            ("vendor_ended", {"removed", "disabled"}),
+            ("moved", {"removed", "disabled", "kept"}),
+        ],
+    )
+    def test_who_left_cannot_keep_their_accounts(self, client_for, reason, outcomes):
+        officer = client_for(SECURITY_OFFICER)
+        for outcome in ("removed", "disabled", "kept"):
+            p = person(f"{reason}-{outcome}")
+            a = account(f"{reason}.{outcome}", on=system(f"{reason}-{outcome}"), holder=p)
+            (task,) = services.offboard(p, actor=None, reason=reason, effective_on=NOW.date())
+            page = officer.get(task.get_absolute_url()).content.decode()
+            assert 'name="outcome"' in page  # the form is there for those who may finish
+            assert ('value="kept"' in page) == (reason == "moved")
+            url = reverse("identity:offboardingtask_finish", args=[task.pk])
+            response = officer.post(url, {"outcome": outcome, "note": "仍需查詢成績"})
+            task.refresh_from_db()
+            a.refresh_from_db()
+            if outcome in outcomes:
+                assert task.done_at is not None and task.outcome == outcome
+                assert a.status == ("active" if outcome == "kept" else outcome)
+            else:
+                assert response.status_code == 400 and task.done_at is None
+                assert "不能保留" in response.content.decode()
+                assert a.status == "active"
+
+    def test_an_account_kept_after_a_move_gets_a_task_when_the_person_leaves(self):
+        p = person()
+        a = account("chen", holder=p)
+        (moved,) = services.record_departure(p, actor=None, reason="moved", effective_on=NOW.date())
+        services.finish_task(moved, actor=None, outcome="kept", note="調至教務處仍需使用")
+        assert services.open_due_offboarding() == 0  # not departed: kept stands
+        (left,) = services.record_departure(p, actor=None, reason="left", effective_on=NOW.date())
+        assert left.account == a and left.reason == "left" and left.done_at is None
+
+    def test_access_given_back_to_a_departed_person_is_a_finding_again(self):
+        p = person()
+        a = account("chen", holder=p)
+        (task,) = services.record_departure(p, actor=None, reason="left", effective_on=NOW.date())
+        services.finish_task(task, actor=None, outcome="disabled")
+        assert services.open_due_offboarding() == 0  # access removed: decided
+        # Re-enabling through the services is refused ...
+        with pytest.raises(ValidationError) as refused:
+            services.set_status(a, "active", actor=None)
+        assert "不能重新啟用" in str(refused.value)
+        # ... and if it happens behind the register's back (found active on the system),
+        # the daily look opens a new task: a finding until removed.
+        Account.objects.filter(pk=a.pk).update(status="active")
+        assert services.open_due_offboarding() == 1
+        assert services.open_due_offboarding() == 0
+        engine.refresh("identity.offboarding")
+        states = ObligationState.objects.filter(key="identity.offboarding")
+        assert states.filter(last_done_at__isnull=True).count() == 1
+
+    def test_re_enabling_a_departed_holders_account_on_the_edit_page_is_refused(self, client_for):
+        p = person()
+        a = account("chen", holder=p, status="disabled")
+        Person.objects.filter(pk=p.pk).update(status=Person.Status.LEFT)
+        c = client_for(SECURITY_OFFICER)
+        data = {
+            "system": a.system_id,
+            "username": "chen",
+            "person": p.pk,
+            "kind": "personal",
+            "status": "active",
+        }
+        response = c.post(reverse("identity:account_edit", args=[a.pk]), data)
+        assert response.status_code == 400
+        assert "不能重新啟用" in response.context["form"].errors["status"][0]
+        a.refresh_from_db()
+        assert a.status == "disabled"
+
+    def test_removing_on_the_edit_page_or_api_closes_the_open_task(self, client_for):
+        p = person()
+        a = account("chen", holder=p)
+        b = account("chen.mail", on=system("電子郵件"), holder=p)
+        services.record_departure(p, actor=None, reason="left", effective_on=NOW.date())
+        c = client_for(SECURITY_OFFICER)
+        data = {"system": a.system_id, "username": "chen", "person": p.pk, "kind": "personal"}
+        response = c.post(
+            reverse("identity:account_edit", args=[a.pk]), {**data, "status": "removed"}
+        )
+        assert response.status_code == 302
+        task = OffboardingTask.objects.get(account=a)
+        assert task.done_at == NOW and task.outcome == "removed"
+        response = c.patch(
+            f"/api/accounts/{b.pk}/", {"status": "disabled"}, content_type="application/json"
+        )
+        assert response.status_code == 200
+        task = OffboardingTask.objects.get(account=b)
+        assert task.done_at == NOW and task.outcome == "disabled"
+
+    def test_an_account_added_for_a_departed_person_gets_a_removal_task(self, client_for):
+        p = person(status=Person.Status.LEFT, leave_date=dt.date(2026, 10, 31))
+        response = client_for(SECURITY_OFFICER).post(
+            "/api/accounts/",
+            {"system": system().pk, "username": "ghost", "person": p.pk, "kind": "personal"},
+            content_type="application/json",
+        )
+        assert response.status_code == 201
+        task = OffboardingTask.objects.get(account_id=response.json()["id"])
+        assert task.reason == "left" and task.due_on == dt.date(2026, 11, 7)
+
 
 @pytest.mark.django_db
 class TestDuties:
@@ -277,14 +410,45 @@ class TestDuties:
         services.issue_default_password(a, actor=None)
         services.save_account(a, actor=None)
         url = reverse("identity:account_password_changed", args=[a.pk])
-        assert c.post(url).status_code == 302
+        assert c.post(url, {"next": "https://evil.example/"}).headers["Location"] == (
+            a.get_absolute_url()
+        )  # no open redirect
         a.refresh_from_db()
-        assert a.password_changed_at == NOW
+        assert a.password_changed_at == NOW and a.password_confirmed_by == c.user
         other = account("other", on=system("電子郵件"))
         services.issue_default_password(other, actor=None)
         services.save_account(other, actor=None)
         url = reverse("identity:account_password_changed", args=[other.pk])
         assert c.post(url).status_code == 404
+
+    def test_the_office_confirming_for_the_holder_is_recorded_as_such(self, client_for):
+        holder = person()
+        a = account("lin", holder=holder)
+        services.issue_default_password(a, actor=None)
+        services.save_account(a, actor=None)
+        officer = client_for(SECURITY_OFFICER)
+        url = reverse("identity:account_password_changed", args=[a.pk])
+        assert officer.post(url, {"next": "/identity/accounts/"}).headers["Location"] == (
+            "/identity/accounts/"
+        )
+        a.refresh_from_db()
+        assert a.password_confirmed_by == officer.user
+        page = officer.get(a.get_absolute_url()).content.decode()
+        assert "通行碼變更確認人" in page and officer.user.display_name in page
+
+    def test_the_semester_check_is_reminded_to_the_officer_and_the_systems_admins(self, make_user):
+        from isms.compliance import registry
+
+        officer = make_user("officer", SECURITY_OFFICER)
+        admin = make_user("admin", SYSADMIN)
+        make_user("other", SYSADMIN)  # administers another system: not told
+        s = system()
+        s.administrators.add(admin)
+        system("電子郵件").administrators.add(make_user("mail", SYSADMIN))
+        engine.refresh("identity.account_review")
+        state = ObligationState.objects.get(key="identity.account_review", subject_id=s.pk)
+        duty = registry.REGISTRY["identity.account_review"]
+        assert set(engine.recipients_for(duty, state, {})) == {officer, admin}
 
     def test_a_shared_account_is_a_finding_until_justified(self):
         a = account("lab", kind="shared", holder=person("電腦教室"))

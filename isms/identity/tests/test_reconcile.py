@@ -95,7 +95,8 @@ def choose(c, imp, *, encoding=None, **columns):
         "unused_days": imp.unused_days,
     }
     if imp.mapping.get("kind") == "csv":
-        data["encoding"] = encoding or ("cp950" if imp.encoding == "cp950" else "utf-8")
+        big5 = imp.encoding in ("cp950", "big5hkscs")
+        data["encoding"] = encoding or (imp.encoding if big5 else "utf-8")
     guessed = imp.mapping.get("columns") or {}
     for field in reconcile.FIELDS:
         value = columns.get(field, guessed.get(field))
@@ -167,6 +168,15 @@ def test_csv_encodings_are_detected_and_chinese_names_read(officer, encoding, ex
     assert imp.rows == 3 and imp.errors == []
     page = officer.get(imp.get_absolute_url())
     assert "陳大文" in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_big5_hkscs_names_are_detected(officer):
+    s = system()
+    rows = [["lee", "李嗰", "", "是", ""], ["chen", "陳喆", "", "是", ""]]  # not in cp950
+    imp = read(officer, s, csv_bytes(rows, encoding="big5hkscs"))
+    assert imp.encoding == "big5hkscs"
+    assert {e["display_name"] for e in group(imp, "new")} == {"李嗰", "陳喆"}
 
 
 @pytest.mark.django_db
@@ -463,7 +473,8 @@ def test_every_difference_category(officer, world):
     shared = {e["username"]: e["justified"] for e in group(imp, "shared")}
     assert shared == {"lib": False, "hall": True}
     privileged = {e["username"]: e for e in group(imp, "privileged")}
-    assert set(privileged) == {"ADMIN", "bob2"}
+    assert set(privileged) == {"ADMIN", "bob2", "root"}
+    assert privileged["root"]["why"] == "no_a4"  # privileged and listed, but no A-4 yet
     assert privileged["ADMIN"]["why"] == "name" and privileged["ADMIN"]["kind"] == "service"
     assert privileged["bob2"]["why"] == "column" and privileged["bob2"]["id"] is None
     status = {e["username"]: (e["from"], e["to"]) for e in group(imp, "status")}
@@ -486,6 +497,29 @@ def test_every_difference_category(officer, world):
 
 
 @pytest.mark.django_db
+def test_privileged_accounts_are_compared_with_this_semesters_a4_list(officer, world):
+    from isms.identity import reviews
+
+    s, root = world["system"], world["acc"]["root"]
+    web = account("web", s, kind=Account.Kind.PRIVILEGED, rights="網站後台", display_name="網管")
+    Account.objects.filter(pk=root.pk).update(display_name="系統管理者")  # A-4 人員姓名
+    review = reviews.prepare_privileged(actor=officer.user)
+    assert set(review.items.values_list("account_id", flat=True)) == {root.pk, web.pk}
+    rows = [["root", "", "", "1", ""], ["web", "", "", "1", ""]]
+    imp = read(officer, s, csv_bytes(rows))
+    assert names(imp, "privileged") == []  # both on the list
+    late = account("late", s, kind=Account.Kind.PRIVILEGED, rights="備份")
+    imp = read(officer, s, csv_bytes([*rows, ["late", "", "", "1", ""]]))
+    (entry,) = group(imp, "privileged")
+    assert (entry["username"], entry["why"]) == ("late", "a4")
+    page = officer.get(imp.get_absolute_url()).content.decode()
+    assert "不在本學期特權帳號清單（A-4）" in page
+    # Disabled on the system: not in use, so not expected on the list.
+    imp = read(officer, s, csv_bytes([*rows, ["late", "", "", "0", ""]]))
+    assert names(imp, "privileged") == [] and late.pk
+
+
+@pytest.mark.django_db
 def test_apply_changes_the_register_through_the_services_in_one_step(officer, world):
     acc, s = world["acc"], world["system"]
     imp = read(officer, s, world["data"])
@@ -503,18 +537,20 @@ def test_apply_changes_the_register_through_the_services_in_one_step(officer, wo
     assert imp.differences["applied"] == {
         "added": 4,
         "removed": 1,
-        "status": 3,
+        "status": 1,  # bob disabled on the system
+        "not_reenabled": 2,  # off and back: enabled on the system, not in the register
         "updated": len(group(imp, "updates")),
         "adopted": 1,
-        "offboarded": 3,  # left (this system), left.mail (the other), ghost (added now)
+        "offboarded": 1,  # ghost, added now (left and left.mail had tasks from the start)
         "skipped_rows": 0,
     }
     for a in acc.values():
         a.refresh_from_db()
     assert acc["gone"].status == Account.Status.REMOVED
     assert acc["bob"].status == Account.Status.DISABLED
-    assert acc["off"].status == Account.Status.ACTIVE
-    assert acc["removed"].status == Account.Status.ACTIVE
+    # Access is never given back by an import (2.7): only by an A-3 request.
+    assert acc["off"].status == Account.Status.DISABLED
+    assert acc["removed"].status == Account.Status.REMOVED
     assert acc["alice"].display_name == "愛麗絲"
     assert acc["alice"].last_sign_in == dt.datetime(2026, 11, 29, 2, 0, tzinfo=dt.UTC)
     assert acc["svc"].person.name == "陳建議"
@@ -543,6 +579,7 @@ def test_apply_changes_the_register_through_the_services_in_one_step(officer, wo
     # Applied once: the page shows the result and no apply form.
     page = officer.get(imp.get_absolute_url()).content.decode()
     assert "已套用：新增 4 個帳號" in page and 'id="apply-form"' not in page
+    assert "另有 2 個帳號在系統中仍啟用，但登記簿為停用或已刪除，未自動重新啟用" in page
     assert apply(officer, imp).status_code == 400
 
 
@@ -584,13 +621,17 @@ def test_apply_is_all_or_nothing(officer, world, monkeypatch):
 def test_a_register_account_failing_its_checks_stops_the_whole_apply(officer):
     s = system()
     ok = account("gone", s, person())
+    holder = person("林管理")
     broken = account("root", s, kind=Account.Kind.PRIVILEGED, rights="全部")
-    # As if entered before the rule, and disabled; the list says it is enabled again.
-    Account.objects.filter(pk=broken.pk).update(rights="", status=Account.Status.DISABLED)
-    imp = read(officer, s, csv_bytes([["root", "", "", "1", ""], ["new", "", "", "1", ""]]))
-    response = apply(officer, imp, unmatched_kind="shared")
+    # As if entered before the rule; adopting its suggested holder checks it in full.
+    Account.objects.filter(pk=broken.pk).update(rights="")
+    imp = read(officer, s, csv_bytes([["root", "林管理", "", "1", ""], ["new", "", "", "1", ""]]))
+    assert [e["id"] for e in group(imp, "suggest")] == [broken.pk]
+    response = apply(officer, imp, unmatched_kind="shared", adopt=[broken.pk])
     assert response.status_code == 400
     assert "帳號「root」：特權帳號須列出所擁有的權限" in response.content.decode()
+    broken.refresh_from_db()
+    assert broken.person_id is None and holder.pk
     ok.refresh_from_db()
     assert ok.status == Account.Status.ACTIVE
     assert not Account.objects.filter(username="new").exists()
@@ -976,7 +1017,7 @@ def test_a_failing_apply_in_the_worker_changes_nothing_and_says_why(
     assert reconcile.run_pending("w1") == 0
     imp.refresh_from_db()
     assert imp.status == AccountImport.Status.READ
-    assert imp.apply_error == "磁碟已滿\n未套用任何變更。"
+    assert "磁碟已滿" in imp.apply_error and imp.apply_error.endswith("\n未套用任何變更。")
     assert snapshot() == before and OffboardingTask.objects.count() == tasks
 
 
@@ -1064,3 +1105,41 @@ def test_the_progress_of_another_systems_import_is_not_shown(client_for, officer
     apply(officer, imp, unmatched_kind="shared")
     teacher = client_for(STAFF)
     assert teacher.get(imp.get_absolute_url(), HTTP_HX_REQUEST="true").status_code == 403
+
+
+@pytest.mark.django_db
+def test_details_are_written_in_bulk_each_account_audited_as_one_save(officer):
+    from isms.audit import trail
+
+    s = system()
+    a = account("chen", s, person(), display_name="陳", email="old@school.edu.tw")
+    b = account("lin", s, person("林"))
+    moment = dt.datetime(2026, 11, 29, 1, tzinfo=dt.UTC)
+    before = AuditEntry.objects.count()
+    n = services.update_details(
+        [
+            (a, {"display_name": "陳大文", "email": "chen@school.edu.tw"}),
+            (b, {"last_sign_in": moment}),
+        ],
+        actor=officer.user,
+    )
+    assert n == 2 and AuditEntry.objects.count() == before + 2
+    a.refresh_from_db()
+    assert (a.display_name, a.email) == ("陳大文", "chen@school.edu.tw")
+    entry = AuditEntry.objects.filter(object_id=str(a.pk), model_label="identity.account").latest(
+        "id"
+    )
+    assert entry.actor == officer.user and entry.action == "update"
+    assert entry.changes == {
+        "display_name": ["陳", "陳大文"],
+        "email": ["old@school.edu.tw", "chen@school.edu.tw"],
+    }
+    assert trail.verify().ok  # the chain is whole
+    # A value the field cannot hold: nothing is written.
+    with pytest.raises(ValidationError) as refused:
+        services.update_details([(b, {"display_name": "長" * 151})], actor=officer.user)
+    assert "帳號「lin」" in str(refused.value)
+    b.refresh_from_db()
+    assert b.display_name == "" and AuditEntry.objects.count() == before + 2
+    with pytest.raises(ValueError):
+        services.update_details([(b, {"status": "removed"})], actor=officer.user)

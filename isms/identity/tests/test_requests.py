@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from isms.audit.models import AuditEntry
 from isms.compliance.models import PolicyRevision
+from isms.core import roc
 from isms.core.models import Person, Unit
 from isms.core.roles import (
     ALL_ROLES,
@@ -93,8 +94,14 @@ def file(actor, *lines, applicant=None):
     )
 
 
-def execute(item, actor, note="已完成", at=None):
-    return requests.execute_line(item, actor=actor, note=note, executed_at=at or NOW - HOUR)
+def execute(item, actor, note="已完成", at=None, authorised=True):
+    return requests.execute_line(
+        item,
+        actor=actor,
+        note=note,
+        executed_at=at or NOW - HOUR,
+        authorisation_checked=authorised,
+    )
 
 
 def account(system, name, person, **fields):
@@ -461,6 +468,122 @@ def test_a_change_needs_a_note(people, systems):
     assert "說明變更內容" in errors["lines.0.note"]
 
 
+# Eligibility (2.7 授權使用) --------------------------------------------------------------------
+CLOSED = "不開放帳號申請"
+
+
+def close(system):
+    system.requests_open = False
+    system.save()
+
+
+@pytest.mark.parametrize("action", [A.ADD, A.REENABLE, A.CHANGE, A.RESET_PASSWORD])
+def test_a_system_closed_to_requests_refuses_lines_that_give_access(action, people, systems):
+    close(systems.sis)
+    if action != A.ADD:
+        account(systems.sis, "t001", people.teacher.person, status="disabled")
+    note = "改名" if action == A.CHANGE else ""
+    errors = rule_errors(people.teacher, line(systems.sis, "t001", action, note))
+    assert CLOSED in errors["lines.0.system"] and "校務行政系統" in errors["lines.0.system"]
+    assert "系統管理人員建立" in errors["lines.0.system"]
+    # Those who file for others are held to it alike.
+    errors = rule_errors(
+        people.personnel,
+        line(systems.sis, "t001", action, note),
+        applicant=people.teacher.person,
+    )
+    assert CLOSED in errors["lines.0.system"]
+
+
+@pytest.mark.parametrize("action", [A.DELETE, A.DISABLE])
+def test_taking_access_away_is_asked_on_any_system(action, people, systems):
+    close(systems.sis)
+    systems.mail.request_units.add(Unit.objects.create(name="學務處", code="student"))
+    account(systems.sis, "t001", people.teacher.person)
+    account(systems.mail, "t001", people.teacher.person)
+    errors = rule_errors(
+        people.teacher, line(systems.sis, "t001", action), line(systems.mail, "t001", action)
+    )
+    assert errors == {}
+
+
+def test_a_system_for_some_units_refuses_applicants_of_others(people, systems):
+    student = Unit.objects.create(name="學務處", code="student")
+    general = Unit.objects.create(name="總務處", code="general")
+    systems.sis.request_units.add(student, general)
+    errors = rule_errors(people.teacher, line(systems.sis, "t001", A.ADD))  # of 教務處
+    message = errors["lines.0.system"]
+    assert "校務行政系統" in message and "學務處、總務處" in message and "教務處" in message
+    systems.sis.request_units.add(people.unit)
+    assert rule_errors(people.teacher, line(systems.sis, "t001", A.ADD)) == {}
+    # No list of units: everyone may ask.
+    assert rule_errors(people.other, line(systems.mail, "o001", A.ADD)) == {}
+
+
+def test_an_applicant_without_a_unit_cannot_ask_a_system_for_some_units(people, systems):
+    systems.sis.request_units.add(people.unit)
+    errors = rule_errors(people.other, line(systems.sis, "o001", A.ADD))
+    assert "沒有登記所屬單位" in errors["lines.0.system"]
+
+
+def test_the_unit_picked_on_the_form_opens_nothing_for_staff(client_for, people, systems):
+    student = Unit.objects.create(name="學務處", code="student")
+    systems.sis.request_units.add(student)
+    c = client_as(client_for, people.teacher)  # of 教務處, claims 學務處
+    response = c.post(url("add"), form_data(line(systems.sis, "t001", A.ADD), unit=student.pk))
+    assert response.status_code == 400
+    assert "只受理學務處人員申請帳號" in response.content.decode()
+    assert saved() == (0, 0)
+
+
+def test_personnel_name_the_unit_of_a_newcomer(client_for, people, systems):
+    student = Unit.objects.create(name="學務處", code="student")
+    systems.sis.request_units.add(student)
+    c = client_as(client_for, people.personnel)
+    body = form_data(
+        line(systems.sis, "o001", A.ADD), applicant=people.other.person_id, unit=student.pk
+    )
+    assert c.post(url("add"), body).status_code == 302
+    assert AccountRequest.objects.get().unit == student
+
+
+def test_the_form_shows_the_refusal_on_its_line_and_saves_nothing(client_for, people, systems):
+    close(systems.mail)
+    c = client_as(client_for, people.teacher)
+    entries = mark()
+    response = c.post(
+        url("add"),
+        form_data(line(systems.sis, "t001", A.ADD), line(systems.mail, "teacher", A.ADD)),
+    )
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "請修正下列欄位的錯誤" in html
+    # The message sits in the second line's row, under its system.
+    rows = html.split('name="lines-1-system"')
+    assert len(rows) == 2 and CLOSED in rows[1].split("</tr>")[0]
+    assert CLOSED not in rows[0].split('name="lines-0-system"')[1]
+    assert saved() == (0, 0) and not since(entries).exists()
+
+
+def test_the_form_marks_systems_not_everyone_may_ask_for(client_for, people, systems):
+    close(systems.mail)
+    student = Unit.objects.create(name="學務處", code="student")
+    systems.sis.request_units.add(student)
+    open_to_all = InformationSystem.objects.create(name="無線網路")
+    html = client_as(client_for, people.teacher).get(url("add")).content.decode()
+    assert "電子郵件（不開放申請，僅可申請刪除、停用）" in html
+    assert "校務行政系統（限學務處申請）" in html
+    assert f'<option value="{open_to_all.pk}">無線網路</option>' in html
+
+
+def test_submit_request_applies_the_same_rule(people, systems):
+    close(systems.sis)
+    with pytest.raises(ValidationError) as caught:
+        file(people.teacher, line(systems.sis, "t001", A.ADD))
+    assert CLOSED in caught.value.message_dict["lines.0.system"][0]
+    assert saved() == (0, 0)
+
+
 def test_numbers_run_per_roc_year(people, systems):
     first = file(people.teacher, line(systems.sis, "a1", A.ADD))
     second = file(people.teacher, line(systems.sis, "a2", A.ADD))
@@ -475,7 +598,11 @@ def test_executing_an_add_creates_the_account_with_a_default_password(client_for
     entries = mark()
     response = c.post(
         url("execute", req.pk, item.pk),
-        {"executed_at": "115/11/30 07:00", "execution_note": "已建立帳號並當面交付預設通行碼"},
+        {
+            "executed_at": "115/11/30 07:00",
+            "execution_note": "已建立帳號並當面交付預設通行碼",
+            "authorisation_checked": "on",
+        },
     )
     assert response.status_code == 302, response.content.decode()
     created = Account.objects.get(system=systems.sis, username_key="t001")
@@ -490,6 +617,7 @@ def test_executing_an_add_creates_the_account_with_a_default_password(client_for
     req.refresh_from_db()
     assert item.account == created and item.executed_by == people.equipment
     assert item.executed_at == NOW - HOUR and item.execution_note.startswith("已建立帳號")
+    assert item.authorisation_checked
     assert req.status == AccountRequest.Status.EXECUTED
     new = since(entries)
     touched = {e.model_label for e in new}
@@ -564,11 +692,16 @@ def test_execution_needs_a_note_and_a_time_not_in_the_future(client_for, people,
     item = req.lines.get()
     c = client_as(client_for, people.equipment)
     target = url("execute", req.pk, item.pk)
-    response = c.post(target, {"executed_at": "115/11/30 07:00", "execution_note": " "})
+    tick = {"authorisation_checked": "on"}
+    response = c.post(target, {"executed_at": "115/11/30 07:00", "execution_note": " ", **tick})
     assert response.status_code == 400 and "請說明執行方式" in response.content.decode()
-    response = c.post(target, {"executed_at": "115/11/30 12:00", "execution_note": "已建立"})
+    response = c.post(
+        target, {"executed_at": "115/11/30 12:00", "execution_note": "已建立", **tick}
+    )
     assert response.status_code == 400 and "不可晚於現在" in response.content.decode()
-    response = c.post(target, {"executed_at": "115/11/29 12:00", "execution_note": "已建立"})
+    response = c.post(
+        target, {"executed_at": "115/11/29 12:00", "execution_note": "已建立", **tick}
+    )
     assert response.status_code == 400 and "不可早於申請日期" in response.content.decode()
     item.refresh_from_db()
     assert item.executed_at is None and Account.objects.count() == 0
@@ -581,7 +714,11 @@ def test_a_line_is_executed_once(client_for, people, systems):
     c = client_as(client_for, people.equipment)
     response = c.post(
         url("execute", req.pk, item.pk),
-        {"executed_at": "115/11/30 07:30", "execution_note": "再一次"},
+        {
+            "executed_at": "115/11/30 07:30",
+            "execution_note": "再一次",
+            "authorisation_checked": "on",
+        },
     )
     assert response.status_code == 400 and "已於" in response.content.decode()
     assert Account.objects.count() == 1
@@ -594,6 +731,128 @@ def test_an_account_created_meanwhile_stops_the_add(people, systems):
         execute(req.lines.get(), people.equipment)
     assert "已有帳號" in str(caught.value)
     assert req.lines.get().executed_at is None
+
+
+@pytest.mark.parametrize("action", [A.ADD, A.REENABLE])
+def test_giving_access_needs_the_authorisation_tick(action, client_for, people, systems):
+    held = (
+        None
+        if action == A.ADD
+        else account(systems.sis, "t001", people.teacher.person, status="disabled")
+    )
+    req = file(people.teacher, line(systems.sis, "t001", action))
+    item = req.lines.get()
+    c = client_as(client_for, people.equipment)
+    target = url("execute", req.pk, item.pk)
+    assert 'name="authorisation_checked"' in c.get(target).content.decode()
+    entries = mark()
+    response = c.post(target, {"executed_at": "115/11/30 07:00", "execution_note": "已處理"})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "須確認申請人已經系統管理單位授權" in html
+    item.refresh_from_db()
+    assert item.executed_at is None and not item.authorisation_checked
+    if held is None:
+        assert not Account.objects.exists()
+    else:
+        held.refresh_from_db()
+        assert held.status == Account.Status.DISABLED
+    assert not since(entries).exists()
+    with pytest.raises(ValidationError) as caught:
+        execute(item, people.equipment, authorised=False)
+    assert "authorisation_checked" in caught.value.message_dict
+    response = c.post(
+        target,
+        {
+            "executed_at": "115/11/30 07:00",
+            "execution_note": "已處理",
+            "authorisation_checked": "on",
+        },
+    )
+    assert response.status_code == 302
+    item.refresh_from_db()
+    assert item.executed_at is not None and item.authorisation_checked
+
+
+@pytest.mark.parametrize("action", [A.DELETE, A.DISABLE, A.RESET_PASSWORD])
+def test_other_actions_need_no_authorisation_tick(action, client_for, people, systems):
+    account(systems.sis, "t001", people.teacher.person)
+    req = file(people.teacher, line(systems.sis, "t001", action))
+    item = req.lines.get()
+    c = client_as(client_for, people.equipment)
+    target = url("execute", req.pk, item.pk)
+    assert 'name="authorisation_checked"' not in c.get(target).content.decode()
+    response = c.post(target, {"executed_at": "115/11/30 07:00", "execution_note": "已處理"})
+    assert response.status_code == 302
+    item.refresh_from_db()
+    assert item.executed_at is not None and not item.authorisation_checked
+
+
+def test_the_tick_shows_in_the_execution_record(client_for, people, systems):
+    req = file(people.teacher, line(systems.sis, "t001", A.ADD))
+    execute(req.lines.get(), people.equipment, note="已建立")
+    html = client_for(SECURITY_OFFICER).get(url("detail", req.pk)).content.decode()
+    assert "data-authorisation" in html and "已確認經系統管理單位授權" in html
+
+
+def leave(person, **fields):
+    for name, value in {"status": Person.Status.LEFT, "leave_date": TODAY, **fields}.items():
+        setattr(person, name, value)
+    person.save()
+
+
+@pytest.mark.parametrize("action", [A.ADD, A.REENABLE, A.RESET_PASSWORD])
+@pytest.mark.parametrize(
+    "how", [{}, {"status": Person.Status.ACTIVE, "leave_date": TODAY - dt.timedelta(days=1)}]
+)
+def test_access_is_not_given_to_one_who_left_meanwhile(action, how, people, systems):
+    person = people.teacher.person
+    if action != A.ADD:
+        account(systems.sis, "t001", person, status="disabled")
+    req = file(people.teacher, line(systems.sis, "t001", action))
+    leave(person, **how)
+    item = req.lines.get()
+    with pytest.raises(ValidationError) as caught:
+        execute(item, people.equipment)
+    message = caught.value.message_dict["__all__"][0]
+    assert "已離職" in message and person.name in message and item.get_action_display() in message
+    item.refresh_from_db()
+    assert item.executed_at is None
+    assert Account.objects.filter(status=Account.Status.ACTIVE).count() == 0
+
+
+def test_a_leave_date_still_ahead_does_not_stop_execution(people, systems):
+    req = file(people.teacher, line(systems.sis, "t001", A.ADD))
+    leave(
+        people.teacher.person, status=Person.Status.ACTIVE, leave_date=TODAY + dt.timedelta(days=30)
+    )
+    assert execute(req.lines.get(), people.equipment).executed_at is not None
+
+
+def test_a_holder_who_left_stops_a_reset_whoever_applied(people, systems):
+    lab = account(systems.sis, "lab", None, kind=Account.Kind.SHARED, shared_justification="教室")
+    req = file(
+        people.officer,
+        line(systems.sis, "lab", A.RESET_PASSWORD),
+        applicant=people.teacher.person,
+    )
+    # Meanwhile the account was registered to someone who has since left.
+    lab.person = people.other.person
+    lab.save()
+    leave(people.other.person)
+    with pytest.raises(ValidationError) as caught:
+        execute(req.lines.get(), people.equipment)
+    assert people.other.person.name in caught.value.message_dict["__all__"][0]
+    assert req.lines.get().executed_at is None
+
+
+def test_access_of_one_who_left_is_still_taken_away(people, systems):
+    held = account(systems.sis, "t001", people.teacher.person)
+    req = file(people.teacher, line(systems.sis, "t001", A.DELETE))
+    leave(people.teacher.person)
+    execute(req.lines.get(), people.equipment)
+    held.refresh_from_db()
+    assert held.status == Account.Status.REMOVED
 
 
 def test_the_request_page_offers_execution_to_those_who_may(client_for, people, systems):
@@ -753,54 +1012,86 @@ def test_the_request_page_shows_every_step_with_who_and_when(client_for, people,
 
 
 # The paper form --------------------------------------------------------------------------------
-def test_print_matches_a3_with_signatures_filled_and_the_policy_version(
+def test_print_matches_a3_with_its_two_signature_lines_filled_and_the_policy_version(
     client_for, people, systems
 ):
     PolicyRevision.objects.create(
         version="v2026.1", adopted_on=dt.date(2026, 6, 1), approved_on=dt.date(2026, 6, 10)
     )
     account(systems.mail, "teacher", people.teacher.person)
-    req = file(
-        people.teacher,
-        line(systems.sis, "t001", A.ADD, "新進教師"),
-        line(systems.mail, "teacher", A.RESET_PASSWORD),
+    req = requests.submit_request(
+        actor=people.teacher,
+        applicant=people.teacher.person,
+        requested_on=TODAY,
+        lines=[
+            line(systems.sis, "t001", A.ADD, "新進教師"),
+            line(systems.mail, "teacher", A.RESET_PASSWORD),
+        ],
+        remarks="導師業務需要",
     )
     first, second = req.lines.order_by("id")
     execute(first, people.equipment, note="已建立並交付預設通行碼")
     execute(second, people.mailadmin, note="已重設", at=NOW - HOUR / 2)
     requests.review_request(req, actor=people.chief, note="")
+    req.refresh_from_db()
     html = client_for(PRINCIPAL).get(url("print", req.pk)).content.decode()
     for text in (
         "文件編號：A-3",
         "帳號申請單",
         req.number,
+        "申請人：",
         people.teacher.person.name,
+        "所屬單位：",
         "教務處",
+        "分機：",
         "321",
+        "申請日期：",
         "115/11/30",
-        "校務行政系統",
+        "&#9745; 1. 校務行政系統",
+        "&#9745; 2. 電子郵件",
         "t001",
         "新進教師",
         "&#9745; 新增",
         "&#9745; 重設通行碼",
-        "已建立並交付預設通行碼",
+        "導師業務需要",
+        "已建立並交付預設通行碼（已確認經系統管理單位授權）",
         "已重設",
         "帳號使用注意事項",
-        "申請人",
-        "單位主管",
-        "設備組長",
-        "資訊業務主管",
-        people.equipment.person.name,
-        people.mailadmin.person.name,
-        people.chief.person.name,
         "v2026.1",
         'class="paper"',
     ):
         assert text in html, text
     for note in A3_NOTES:
         assert note in html, note
-    assert html.count('class="signature"') == 4
-    assert html.count("&#9745;") == 2 and html.count("&#9744;") == 10
+    # As on paper: 備註, 執行紀錄, then only 設備組長： and 主管覆核：, then the notes.
+    order = ["備註", "執行紀錄", "設備組長：", "主管覆核：", "帳號使用注意事項"]
+    places = [html.index(f">{label}") for label in order]
+    assert places == sorted(places), places
+    for gone in ("單位主管", "資訊業務主管", 'class="signature"', "signatures"):
+        assert gone not in html, gone
+    assert html.count('class="sign"') == 2
+    head = html.split('data-sign="equipment_head">')[1].split("</td>")[0]
+    assert people.equipment.person.name in head
+    assert f"{people.mailadmin.person.name}（系統管理人員代）" in head
+    assert f"{people.equipment.person.name}（系統管理人員代）" not in head
+    review = html.split('data-sign="supervisor">')[1].split("</td>")[0]
+    assert people.chief.person.name in review
+    assert roc.format_roc_datetime(req.reviewed_at) in review
+    # Two ticked lines, then empty ones up to the paper's five: ☐ 3. ☐ 4. ☐ 5.
+    for n in (3, 4, 5):
+        assert f"&#9744; {n}." in html
+    assert "&#9744; 6." not in html and "&#9745; 3." not in html
+    assert html.count("&#9745;") == 2 + 2  # the lines' boxes and their actions
+    assert html.count("&#9744;") == 2 * 5 + 3 * (1 + 6)
+
+
+def test_print_of_a_long_request_just_goes_on(client_for, people, systems):
+    names = [f"t{n:03d}" for n in range(1, 7)]
+    req = file(people.teacher, *(line(systems.sis, name, A.ADD) for name in names))
+    html = client_as(client_for, people.teacher).get(url("print", req.pk)).content.decode()
+    assert "&#9745; 6. 校務行政系統" in html
+    assert "&#9744; " not in html.split("<tbody>")[1].split("</td>")[0]
+    assert html.count("&#9745;") == 6 * 2 and html.count("&#9744;") == 6 * 5
 
 
 def test_the_printed_notes_are_the_policys_words():
