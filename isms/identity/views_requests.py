@@ -87,9 +87,11 @@ def _progress(req) -> str:
 
 
 def _execution(req) -> str:
+    authorised = _("（已確認經系統管理單位授權）")
     return "；".join(
         f"{line.account_name}：{line.executed_by.display_name} "
         f"{requests._when(line.executed_at)} {line.execution_note}"
+        + (authorised if line.authorisation_checked else "")
         for line in req.lines.all()
         if line.executed_at is not None and line.executed_by_id
     )

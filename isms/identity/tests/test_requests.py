@@ -1135,6 +1135,7 @@ def test_export_lists_lines_and_execution(client_for, people, systems):
     response = client_for(SUPERVISOR).get(url("export"), {"format": "csv"})
     body = b"".join(response.streaming_content).decode("utf-8-sig")
     assert req.number in body and "校務行政系統 t001 新增" in body and "已完成" in body
+    assert ("（已確認經系統管理單位授權）" in body) == req.lines.get().authorisation_checked
 
 
 def test_search_finds_a_request_by_account_name(client_for, people, systems):
