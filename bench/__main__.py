@@ -263,6 +263,10 @@ def run(args):
         identity.page_floor(django_engine, system_id=one),
     )
     api("accounts API list", "/api/accounts/", identity.json_floor())
+    # Assets: 5,000 of the bench units and people (issue 6).
+    from bench import assets
+
+    assets.bench(page, api, django_engine)
     reconcile_result = None
     try:
         from bench import reconcile

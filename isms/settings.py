@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "isms.compliance",
     "isms.incidents",
     "isms.identity",
+    "isms.assets",
 ]
 
 MIDDLEWARE = [
@@ -215,6 +216,17 @@ ISMS_ACCOUNT_UNUSED_DAYS = env_int("ISMS_ACCOUNT_UNUSED_DAYS", 180)
 ISMS_IMPORT_INLINE_CHANGES = env_int("ISMS_IMPORT_INLINE_CHANGES", 500)
 # Where long jobs write their progress (isms/core/progress.py): shared by all processes.
 ISMS_PROGRESS_DIR = DATA_DIR / "progress"
+# Assets (2.2.1): antivirus definitions and patches of PCs and servers in use may be at
+# most this many days old; equipment taken out (3.6) for at most this many days at a time.
+ISMS_ASSET_ANTIVIRUS_DAYS = env_int("ISMS_ASSET_ANTIVIRUS_DAYS", 7)
+ISMS_ASSET_PATCH_DAYS = env_int("ISMS_ASSET_PATCH_DAYS", 30)
+# 4.1, 4.3: days a new official portable device or storage medium has to get its
+# protection (password, pattern …) or its control (encryption, locked cabinet).
+ISMS_ASSET_SETUP_DAYS = env_int("ISMS_ASSET_SETUP_DAYS", 7)
+ISMS_MOVEMENT_MAX_DAYS = env_int("ISMS_MOVEMENT_MAX_DAYS", 180)
+# A-1 (3.5): a decommissioning or reuse record is reviewed by the supervisor within this
+# many days of its execution.
+ISMS_ASSET_DISPOSAL_REVIEW_DAYS = env_int("ISMS_ASSET_DISPOSAL_REVIEW_DAYS", 14)
 # The regulation's yearly incident-response drill as a duty; 0 turns it off.
 ISMS_INCIDENT_DRILL = env_bool("ISMS_INCIDENT_DRILL", True)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

@@ -6,6 +6,7 @@ from django.urls import include, path
 from django.views.i18n import set_language
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from isms.assets import urls as assets_urls
 from isms.audit import views as audit_views
 from isms.compliance import views as compliance_views
 from isms.core import api as core_api
@@ -35,6 +36,9 @@ router.register_register(identity_views.SystemRegister, "systems")
 router.register_register(identity_views.AccountRegister, "accounts")
 router.register_register(identity_views.OffboardingTaskRegister, "offboarding-tasks")
 router.register_register(identity_requests.AccountRequestRegister, "account-requests")
+for _module in assets_urls.MODULES:
+    for _register, _prefix in _module.API_ROUTES:
+        router.register_register(_register, _prefix)
 
 
 def healthz(request):
@@ -57,6 +61,7 @@ urlpatterns = [
     path("notifications/", include("isms.notifications.urls")),
     path("incidents/", include("isms.incidents.urls")),
     path("identity/", include("isms.identity.urls")),
+    path("assets/", include("isms.assets.urls")),
     path("api/password-check/", core_api.PasswordCheckView.as_view(), name="api-password-check"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -76,14 +76,19 @@ def _before(sender, instance, raw=False, **kwargs):
     )
 
 
+def created_changes(instance) -> dict:
+    """The ``changes`` of a record's creation entry: every field that has a value."""
+    after = _snapshot(type(instance), _values(instance))
+    return {k: [None, v] for k, v in after.items() if v not in (None, "")}
+
+
 def _after(sender, instance, created, raw=False, **kwargs):
     if raw or not audited(sender):
         return
     after = _values(instance)
     before = getattr(instance, "_audit_before", None)
     if created or before is None:
-        changes = {k: [None, v] for k, v in _snapshot(sender, after).items() if v not in (None, "")}
-        trail.record(trail.Action.CREATE, instance, changes=changes)
+        trail.record(trail.Action.CREATE, instance, changes=created_changes(instance))
         return
     diff = {
         k: [_mask(k, before.get(k)), _mask(k, v)] for k, v in after.items() if before.get(k) != v

@@ -1,9 +1,10 @@
 """Reconciliation of an account list exported from a system (2.7; issue 5 point 7).
 
-1. ``check_file`` and ``inspect``: the upload is checked (``core.services.check_upload``;
-   CSV or XLSX only), the encoding of a CSV detected (UTF-8 with or without BOM, else
-   Big5/cp950, else the officer chooses), its delimiter taken from the first lines (the
-   one of comma, tab and semicolon found most consistently), and the header row read.
+1. ``check_file`` and ``inspect`` (isms/core/tabular.py, shared by every import): the
+   upload is checked (``core.services.check_upload``; CSV or XLSX only), the encoding of a
+   CSV detected (UTF-8 with or without BOM, else Big5/cp950, else the officer chooses),
+   its delimiter taken from the first lines (the one of comma, tab and semicolon found
+   most consistently), and the header row read.
 2. ``read_rows``: every row after the header, by the columns the officer chose. A row that
    cannot be read is reported with its line number and the reason; its account name (when
    there is one) is kept aside so that skipping the row never reads as "gone".
@@ -17,11 +18,8 @@ Stored results keep codes and values, not sentences, so that the pages show them
 reader's language.
 """
 
-import codecs
-import csv
 import datetime as dt
 import hashlib
-import io
 import json
 import logging
 import re
@@ -37,9 +35,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from isms.audit import trail
-from isms.core import jobs, progress, roc
+from isms.core import jobs, progress, roc, tabular
 from isms.core.models import Person
-from isms.core.services import check_upload
 
 from . import services
 from .models import Account, AccountImport, OffboardingTask
@@ -49,21 +46,15 @@ Kind = Account.Kind
 
 logger = logging.getLogger("isms.identity.reconcile")
 
-KINDS = ("csv", "xlsx")
-EXTENSIONS = {"csv": "csv", "txt": "csv", "tsv": "csv", "xlsx": "xlsx"}
-# The encodings a CSV is read in; utf-8 is decoded as utf-8-sig (a BOM is dropped).
-# Big5-HKSCS holds the rarer characters of names that cp950 lacks (some 造字 of personnel
-# systems); it is tried after cp950, which Windows in Taiwan writes.
-ENCODINGS = (
-    ("utf-8", "UTF-8"),
-    ("cp950", "Big5（cp950）"),
-    ("big5hkscs", "Big5-HKSCS"),
-)
-DELIMITERS = (",", "\t", ";")
-PREVIEW_ROWS = 5
-# More lines than any school system has accounts: a guard against runaway files.
-MAX_LINES = 200_000
-SNIFF_LINES = 5
+# The file reading is shared with every import (isms/core/tabular.py); its names stay
+# available here (reconcile.ENCODINGS, reconcile.FileError, ...) for the pages and tests.
+KINDS = tabular.KINDS
+EXTENSIONS = tabular.EXTENSIONS
+ENCODINGS = tabular.ENCODINGS
+DELIMITERS = tabular.DELIMITERS
+PREVIEW_ROWS = tabular.PREVIEW_ROWS
+MAX_LINES = tabular.MAX_LINES
+SNIFF_LINES = tabular.SNIFF_LINES
 
 # The columns the officer maps; only the account name is required.
 FIELDS = ("account", "display_name", "email", "enabled", "last_sign_in", "privileged")
@@ -176,165 +167,33 @@ GROUPS = (
 )
 
 
-class FileError(ValueError):
-    """The file as a whole cannot be read; the message (zh-TW) says why."""
-
-
 class Stale(Exception):
     """The register (or the day) changed since the comparison the officer saw."""
 
 
 # Files -----------------------------------------------------------------------------------------
+FileError = tabular.FileError
+detect_encoding = tabular.detect_encoding
+codec = tabular.codec
+decode = tabular.decode
+detect_delimiter = tabular.detect_delimiter
+table = tabular.table
+cell_text = tabular.cell_text
+encoding_previews = tabular.encoding_previews
+_blank = tabular.blank
+_compact = tabular.compact
+
+TYPE_ERROR = gettext_lazy("只接受 CSV 或 XLSX 格式的帳號清單（.%(ext)s）。")
+
+
 def check_file(upload) -> str:
     """The file kind (csv or xlsx) of an upload after the size and content checks."""
-    name = upload.name or ""
-    ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    if ext not in EXTENSIONS:
-        raise ValidationError(
-            _("只接受 CSV 或 XLSX 格式的帳號清單（.%(ext)s）。") % {"ext": ext or "?"}, code="type"
-        )
-    upload.seek(0)
-    if upload.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
-        raise ValidationError(
-            _("此檔案為 UTF-16 編碼（Excel 的「Unicode 文字」）；請另存為 CSV UTF-8 或 XLSX。"),
-            code="content",
-        )
-    upload.seek(0)
-    if ext == "tsv":  # checked as the text file it is
-        upload.name = name[:-4] + ".txt"
-    try:
-        check_upload(upload)
-    finally:
-        upload.name = name
-    return EXTENSIONS[ext]
-
-
-def detect_encoding(data: bytes) -> str:
-    """utf-8-sig (a BOM), utf-8, cp950 (Big5), big5hkscs — the first that decodes cleanly,
-    or "" (the officer chooses)."""
-    if data.startswith(codecs.BOM_UTF8):
-        try:
-            data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            return ""
-        return "utf-8-sig"
-    for encoding in ("utf-8", "cp950", "big5hkscs"):
-        try:
-            data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        return encoding
-    return ""
-
-
-def codec(encoding: str) -> str:
-    return "utf-8-sig" if encoding in ("utf-8", "utf-8-sig") else encoding
-
-
-def decode(data: bytes, encoding: str) -> tuple[str, int]:
-    """The text of a CSV in the given encoding, and how many characters could not be decoded."""
-    text = data.decode(codec(encoding), errors="replace")
-    return text, text.count("\ufffd")
-
-
-def detect_delimiter(text: str) -> str:
-    """The delimiter found most consistently (the smallest count over the first lines)."""
-    lines = []
-    for line in text.splitlines():
-        if line.strip():
-            lines.append(line)
-            if len(lines) == SNIFF_LINES:
-                break
-    best, best_count = ",", 0
-    for delimiter in DELIMITERS:
-        count = min((line.count(delimiter) for line in lines), default=0)
-        if count > best_count:
-            best, best_count = delimiter, count
-    return best
-
-
-def table(data: bytes, kind: str, encoding: str = "", delimiter: str = ","):
-    """(line number, cells) of every row of the file; XLSX cells keep their own types."""
-    if kind == "xlsx":
-        yield from _xlsx_rows(data)
-        return
-    text, _replaced = decode(data, encoding)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    line = 1
-    try:
-        for cells in reader:
-            _guard(line)
-            yield line, cells
-            line = reader.line_num + 1
-    except csv.Error as exc:
-        raise FileError(
-            _("第 %(line)d 行無法讀取（%(error)s）。") % {"line": line, "error": exc}
-        ) from exc
-
-
-def _guard(line: int) -> None:
-    if line > MAX_LINES:
-        raise FileError(_("檔案超過 %(n)d 行，請分批匯出。") % {"n": MAX_LINES})
-
-
-def _xlsx_rows(data: bytes):
-    from openpyxl import load_workbook
-
-    try:
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # BadZipFile, KeyError, InvalidFileException, XML errors
-        raise FileError(_("無法讀取此 XLSX 檔案，請確認檔案未損壞。")) from exc
-    try:
-        if not book.worksheets:
-            raise FileError(_("XLSX 檔案沒有工作表。"))
-        sheet = book.worksheets[0]
-        try:
-            for number, cells in enumerate(
-                sheet.iter_rows(min_row=1, min_col=1, values_only=True), start=1
-            ):
-                _guard(number)
-                yield number, list(cells)
-        except FileError:
-            raise
-        except Exception as exc:
-            raise FileError(_("無法讀取此 XLSX 檔案，請確認檔案未損壞。")) from exc
-    finally:
-        book.close()
-
-
-def cell_text(value) -> str:
-    """A cell as text: None → "", 12345.0 → "12345", datetimes in ISO form."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    return str(value).strip()
-
-
-def _blank(cells) -> bool:
-    return all(cell_text(c) == "" for c in cells)
-
-
-def _compact(header: str) -> str:
-    return re.sub(r"[\s_\-]+", "", unicodedata.normalize("NFKC", header)).lower()
+    return tabular.check_file(upload, TYPE_ERROR)
 
 
 def guess_columns(header: list[str]) -> dict:
     """field → column index guessed from the header names (None when nothing fits)."""
-    names = [_compact(h) for h in header]
-    guessed, taken = {}, set()
-    for field in FIELDS:
-        guessed[field] = None
-        for index, name in enumerate(names):
-            if index not in taken and name in GUESSES[field]:
-                guessed[field] = index
-                taken.add(index)
-                break
-    return guessed
+    return tabular.guess_columns(header, FIELDS, GUESSES)
 
 
 def inspect(data: bytes, kind: str, encoding: str = "", header_line: int | None = None) -> dict:
@@ -343,49 +202,7 @@ def inspect(data: bytes, kind: str, encoding: str = "", header_line: int | None 
     Stored as the import's ``mapping``; ``columns`` holds the guessed columns until the
     officer chooses.
     """
-    delimiter = ","
-    replaced = 0
-    if kind == "csv":
-        text, replaced = decode(data, encoding)
-        delimiter = detect_delimiter(text)
-    header, found_line, sample = None, None, []
-    for line, cells in table(data, kind, encoding, delimiter):
-        if header is None:
-            if _blank(cells) or (header_line and line < header_line):
-                continue
-            header, found_line = [cell_text(c) for c in cells], line
-            continue
-        if _blank(cells):
-            continue
-        sample.append([cell_text(c) for c in cells])
-        if len(sample) == PREVIEW_ROWS:
-            break
-    if header is None:
-        raise FileError(_("檔案沒有任何資料（找不到標題列）。"))
-    while header and header[-1] == "":
-        header.pop()
-    if not header:
-        raise FileError(_("標題列是空的。"))
-    return {
-        "kind": kind,
-        "delimiter": delimiter,
-        "header": header,
-        "header_line": found_line,
-        "sample": [row[: len(header)] for row in sample],
-        "replaced": replaced,
-        "columns": guess_columns(header),
-        "chosen": False,
-    }
-
-
-def encoding_previews(data: bytes) -> list[tuple[str, str, str]]:
-    """(encoding, label, first lines) of a CSV decoded each way, for the officer to compare."""
-    head = data[:4000]
-    out = []
-    for encoding, label in ENCODINGS:
-        text = head.decode(codec(encoding), errors="replace")
-        out.append((encoding, label, "\n".join(text.splitlines()[:SNIFF_LINES])))
-    return out
+    return tabular.inspect(data, kind, encoding, header_line, fields=FIELDS, guesses=GUESSES)
 
 
 # Values ---------------------------------------------------------------------------------------
@@ -483,24 +300,16 @@ def read_rows(data: bytes, mapping: dict, encoding: str = ""):
     columns = {f: mapping["columns"].get(f) for f in FIELDS}
     if columns["account"] is None:
         raise FileError(_("請選擇帳號欄位；沒有帳號欄位的清單無法比對。"))
-    header_line = mapping.get("header_line") or 1
-    kind = mapping.get("kind", "csv")
-    delimiter = mapping.get("delimiter", ",")
 
     def cell(cells, field):
-        index = columns[field]
-        if index is None or index >= len(cells):
-            return None
-        return cells[index]
+        return tabular.cell(cells, columns[field])
 
     parsed: list[Row] = []
     lines_of: dict[str, list[int]] = {}  # every line of each account name
     errors: list[dict] = []
     bad_keys: set[str] = set()
     total = 0
-    for line, cells in table(data, kind, encoding, delimiter):
-        if line <= header_line or _blank(cells):
-            continue
+    for line, cells in tabular.data_rows(data, mapping, encoding):
         total += 1
         username = cell_text(cell(cells, "account"))
         if not username:
