@@ -290,9 +290,16 @@ def _follow(record, actor) -> None:
             services.save_asset(asset, actor=actor)
     elif record.kind == Kind.DECOMMISSION:
         services.set_state(asset, State.DECOMMISSIONED, actor=actor)
-    else:  # 移轉他用: same state, a new use, only after a confirmed wipe (3.5, 7.10)
-        if error := services.exit_error(asset):
-            raise ValidationError({"state": error})
+    else:  # 移轉他用: same state, a new use, only after this record's wipe (3.5, 7.10)
+        if asset.has_storage and not record.wiped:
+            raise ValidationError(
+                {
+                    "wiped": _(
+                        "含儲存媒體或個人資料的設備移轉他用前，須確認已刪除硬碟資料（資料無法再"
+                        "還原）（條文 3.5、7.10、A-1）。"
+                    )
+                }
+            )
         if record.use and record.use != asset.purpose:
             asset.purpose = record.use
             services.save_asset(asset, actor=actor)

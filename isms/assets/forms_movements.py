@@ -33,7 +33,8 @@ def _bootstrap(form):
 
 def _pk(value):
     value = getattr(value, "pk", value)
-    return int(value) if str(value or "").isdigit() else None
+    text = str(value or "")
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
 
 
 def asset_choices(kinds=None, selected=None):

@@ -272,7 +272,7 @@ ROW_ERRORS = {
 }
 
 # The groups of the preview, in the order the page shows them.
-GROUPS = ("new", "update", "unchanged", "needs_a1", "state", "missing")
+GROUPS = ("new", "update", "unchanged", "needs_a1", "state", "kind", "missing")
 
 
 class Stale(Exception):
@@ -528,9 +528,9 @@ def compare(rows: dict, seen: set, mapping: dict) -> tuple[dict, list]:
             new = row.values.get(name)
             if new and new != asset[name]:
                 changes[name] = [asset[name], new]
-        # A kind of the officer's choice fills a new asset only; it never replaces a kind.
-        if row.kind and not row.kind_default and row.kind != asset["kind"]:
-            changes["kind"] = [asset["kind"], row.kind]
+        # An import never changes a registered asset's kind: the kind decides which A-1
+        # checks and findings apply (2.2.3, 3.5, 4). A difference is only listed.
+        kind_differs = row.kind and not row.kind_default and row.kind != asset["kind"]
         for name in ("unit", "custodian"):
             new = getattr(row, name)
             if new and new[0] != asset[f"{name}_id"]:
@@ -546,6 +546,8 @@ def compare(rows: dict, seen: set, mapping: dict) -> tuple[dict, list]:
         )
         if row.state and row.state != asset["state"]:
             groups["state"].append({**base, "from": asset["state"], "to": row.state})
+        if kind_differs:
+            groups["kind"].append({**base, "kind_from": asset["kind"], "kind_to": row.kind})
     for number in sorted(register):
         a = register[number]
         if (

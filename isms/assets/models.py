@@ -171,7 +171,8 @@ class Asset(VoidableModel):
 
     @property
     def has_storage(self) -> bool:
-        return self.kind in self.WITH_STORAGE
+        """Wiped before it is disposed of: storage by its kind, or personal data (7.10)."""
+        return self.kind in self.WITH_STORAGE or self.stores_personal_data
 
 
 class CommissioningRecord(VoidableModel):

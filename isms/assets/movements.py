@@ -627,8 +627,14 @@ def check_repair(visit: RepairVisit) -> dict:
     if present is not None:
         if present.voided_at is not None:
             errors["present"] = _("此人員資料已作廢。")
-        elif present.kind == Person.Kind.VENDOR:
-            errors["present"] = _("在場人員須為本校人員，不可為委外廠商人員（條文 7.9）。")
+        elif present.kind not in (Person.Kind.STAFF, Person.Kind.CONTRACT):
+            errors["present"] = _(
+                "在場人員須為本校教職員（正式或約聘僱），不可為委外廠商人員或學生（條文 7.9）。"
+            )
+        elif present.status != Person.Status.ACTIVE or (
+            present.leave_date is not None and present.leave_date <= timezone.localdate()
+        ):
+            errors["present"] = _("在場人員須為在職的本校教職員（條文 7.9）。")
     if asset is not None and asset.stores_personal_data:
         if present is None:
             errors["present"] = _(
@@ -654,3 +660,10 @@ def save_repair(visit: RepairVisit, *, actor) -> RepairVisit:
     if visit.pk is None:
         visit.recorded_by = actor
     return _save(visit, actor)
+
+
+def void_error(movement) -> str | None:
+    """Equipment that is out stays on the log until it is back (3.6 登記與歸還記錄)."""
+    if movement.status == Status.OUT:
+        return _("設備已攜出，須登記歸還後才能作廢此紀錄（條文 3.6）。")
+    return None

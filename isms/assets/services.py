@@ -83,20 +83,35 @@ def entry_error(asset: Asset) -> str | None:
 
 
 def exit_error(asset: Asset) -> str | None:
-    """Why the asset cannot be decommissioned (or given another use) now, or None."""
+    """Why the asset cannot be decommissioned now, or None.
+
+    Equipment with storage (or holding personal data) needs a reviewed 報廢 record with
+    the wipe confirmed, reviewed after it last went into use or to another use: an old
+    wipe before a reuse does not cover what was stored since (3.5, 7.10).
+    """
     if not asset.has_storage:
         return None
-    record = (
-        None
-        if asset.pk is None
-        else reviewed(
-            asset, [CommissioningRecord.Kind.DECOMMISSION, CommissioningRecord.Kind.REUSE]
-        )
+    message = _(
+        "含儲存媒體的設備報廢前，須有經主管覆核、已確認刪除硬碟資料（資料無法再還原）的報廢"
+        "紀錄（條文 3.5、7.10、A-1）。"
     )
+    if asset.pk is None:
+        return message
+    record = reviewed(asset, [CommissioningRecord.Kind.DECOMMISSION])
     if record is None or not record.wiped:
+        return message
+    later = reviewed(asset, [CommissioningRecord.Kind.COMMISSION, CommissioningRecord.Kind.REUSE])
+    if later is not None and later.reviewed_at > record.reviewed_at:
+        return message
+    return None
+
+
+def void_error(asset: Asset) -> str | None:
+    """Only a record entered by mistake is voided: a new asset without any A-1 record."""
+    if asset.state != State.NEW or CommissioningRecord.objects.filter(asset=asset).exists():
         return _(
-            "含儲存媒體的設備報廢或移轉他用前，須有經主管覆核、已確認刪除硬碟資料（資料無法再"
-            "還原）的報廢紀錄（條文 3.5、7.10、A-1）。"
+            "已啟用或已有啟用與報廢紀錄的資產不能作廢；不再使用請依啟用與報廢紀錄單（A-1）"
+            "報廢（條文 3.5）。"
         )
     return None
 
@@ -114,6 +129,8 @@ def save_asset(asset: Asset, *, actor) -> Asset:
         stored = Asset.objects.filter(pk=asset.pk).values_list("state", flat=True).first()
         if stored is not None and stored != asset.state:
             errors.update(state_errors(asset, asset.state, stored))
+        if error := kind_change_error(asset):
+            errors.setdefault("kind", error)
     if errors:
         raise ValidationError(errors)
     return _save(asset, actor)
@@ -124,6 +141,19 @@ def state_errors(asset: Asset, state: str, current: str) -> dict:
         return {"state": _("狀態不正確。")}
     if current == State.DECOMMISSIONED:
         return {"state": _("已報廢的資產不能再變更狀態。")}
+    if state == State.NEW:
+        return {"state": _("資產不能改回待啟用。")}
+    if state == State.DECOMMISSIONED:
+        from .models import EquipmentMovement
+
+        out = EquipmentMovement.objects.active().filter(
+            asset=asset, status=EquipmentMovement.Status.OUT
+        )
+        if number := out.values_list("number", flat=True).first():
+            return {
+                "state": _("設備已攜出（%(number)s），須歸還後才能報廢（條文 3.6）。")
+                % {"number": number}
+            }
     if state == State.IN_USE and (error := entry_error(asset)):
         return {"state": error}
     if state == State.DECOMMISSIONED and (error := exit_error(asset)):
@@ -234,20 +264,24 @@ def kind_errors(asset: Asset, systems=None) -> dict:
 
 
 def kind_change_error(asset: Asset) -> str | None:
-    """An asset in use cannot become one that needs an A-1 record it lacks by an edit.
+    """Once an asset has left 待啟用, its kind (and official use) are what its A-1 records
+    were checked against: an edit cannot change them.
 
-    Turning a PC in use into a server (or a private notebook into an official one) would
-    put it in use without the commissioning checks that ``set_state`` asks for (2.2.3, 4.2).
+    Otherwise a PC commissioned without checks could become a server (2.2.3), a private
+    notebook an official one (4.2), or a PC in use a printer disposed of without a wipe
+    (3.5, 7.10).
     """
     if asset.pk is None:
         return None
     stored = Asset.objects.filter(pk=asset.pk).values("state", "kind", "official_use").first()
-    if stored is None or stored["state"] != State.IN_USE or asset.state != State.IN_USE:
+    if stored is None or stored["state"] == State.NEW:
         return None
-    before = Asset(kind=stored["kind"], official_use=stored["official_use"])
-    if needs_commissioning(before) or not needs_commissioning(asset):
-        return None
-    return entry_error(asset)
+    if stored["kind"] != asset.kind or (asset.official_use and not stored["official_use"]):
+        return _(
+            "資產已啟用過，不能變更類別或改為公務用：類別決定啟用與報廢紀錄單（A-1）的檢查項目"
+            "（條文 2.2.3、3.5、4.2）。登記有誤請報廢後重新登記。"
+        )
+    return None
 
 
 def register_errors(asset: Asset, *, systems=None) -> dict:

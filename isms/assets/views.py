@@ -339,3 +339,11 @@ urlpatterns = [
 ]
 # (Register, API prefix) pairs, registered on the API router by isms/urls.py.
 API_ROUTES = [(AssetRegister, "assets")]
+
+
+def _asset_void_error(cls, asset) -> str | None:
+    """Only a record entered by mistake is voided: never equipment that was put to use."""
+    return services.void_error(asset)
+
+
+AssetRegister.void_error = classmethod(_asset_void_error)

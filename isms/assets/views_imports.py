@@ -30,8 +30,11 @@ from . import imports
 from .models import Asset, AssetImport
 from .nav import NAV
 
-WRITERS = frozenset({EQUIPMENT_HEAD, SYSADMIN, SECURITY_OFFICER})
-IMPORT_ACCESS = Access(view=WRITERS | {SUPERVISOR, PRINCIPAL}, add=WRITERS, change=WRITERS)
+# Those who keep the register import into it; the security officer and the heads read.
+WRITERS = frozenset({EQUIPMENT_HEAD, SYSADMIN})
+IMPORT_ACCESS = Access(
+    view=WRITERS | {SECURITY_OFFICER, SUPERVISOR, PRINCIPAL}, add=WRITERS, change=WRITERS
+)
 CLAUSE = "2.1"
 # Rows shown per group and unusable rows listed (the counts are always complete).
 SHOW = 500
@@ -254,6 +257,9 @@ def _shown(entries):
             entry["url"] = _asset_url(entry["id"])
         if "kind" in entry:
             entry["kind_label"] = KIND_LABELS.get(entry["kind"], entry["kind"])
+        for key in ("kind_from", "kind_to"):
+            if key in entry:
+                entry[f"{key}_label"] = KIND_LABELS.get(entry[key], entry[key])
         for key in ("state", "from", "to"):
             if key in entry:
                 entry[f"{key}_label"] = STATE_LABELS.get(entry[key], entry[key])
@@ -272,6 +278,7 @@ GROUP_TITLES = {
     "unchanged": gettext_lazy("資料相同的資產"),
     "needs_a1": gettext_lazy("清冊為使用中、須先有啟用紀錄（A-1）的新資產"),
     "state": gettext_lazy("狀態與登記簿不同（匯入不變更狀態）"),
+    "kind": gettext_lazy("類別與登記簿不同（匯入不變更類別）"),
     "missing": gettext_lazy("登記簿有、清冊中沒有的資產"),
 }
 

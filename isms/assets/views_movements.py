@@ -304,9 +304,8 @@ class MovementAdd(RegisterView):
 
     def render_form(self, form, status=200):
         asset = None
-        value = form["asset"].value()
-        if str(value or "").isdigit():
-            asset = Asset.objects.filter(pk=value).first()
+        if (pk := forms._pk(form["asset"].value())) is not None:
+            asset = Asset.objects.filter(pk=pk).first()
         return render(
             self.request,
             self.template_name,
@@ -317,8 +316,8 @@ class MovementAdd(RegisterView):
     def get(self, request):
         query = request.GET
         initial = {"out_on": timezone.localdate()}
-        if query.get("asset", "").isdigit():
-            asset = Asset.objects.active().filter(pk=query["asset"]).first()
+        if (pk := forms._pk(query.get("asset"))) is not None:
+            asset = Asset.objects.active().filter(pk=pk).first()
             if asset is not None:
                 initial["asset"] = asset.pk
         for name in ("reason", "destination"):
@@ -326,8 +325,8 @@ class MovementAdd(RegisterView):
                 initial[name] = query[name].strip()[:300]
         if query.get("repair") == "1":
             initial["repair"] = True
-        if query.get("borrower", "").isdigit():
-            initial["borrower"] = int(query["borrower"])
+        if (pk := forms._pk(query.get("borrower"))) is not None:
+            initial["borrower"] = pk
         elif request.user.person_id:
             initial["borrower"] = request.user.person_id  # for those who may name another
         if query.get("out_on"):
@@ -691,9 +690,9 @@ class RepairAdd(AddPage):
 
     def make_form(self, instance, data=None, files=None):
         initial = {"visited_on": timezone.localdate()}
-        value = self.request.GET.get("asset", "")
-        if data is None and value.isdigit():
-            initial["asset"] = int(value)
+        pk = forms._pk(self.request.GET.get("asset"))
+        if data is None and pk is not None:
+            initial["asset"] = pk
         return forms.RepairVisitForm(
             data=data, files=files, instance=instance, initial=initial, request=self.request
         )
@@ -798,3 +797,10 @@ API_ROUTES = [
     (EquipmentMovementRegister, "equipment-movements"),
     (RepairVisitRegister, "repair-visits"),
 ]
+
+
+def _movement_void_error(cls, movement) -> str | None:
+    return movements.void_error(movement)
+
+
+EquipmentMovementRegister.void_error = classmethod(_movement_void_error)

@@ -305,6 +305,8 @@ class VoidPage(RegisterView):
         form = VoidForm(request.POST)
         if obj.voided_at is not None:
             form.add_error(None, _("此筆資料已作廢。"))
+        elif error := self.register.void_error(obj):
+            form.add_error(None, error)
         if form.is_valid() and obj.voided_at is None:
             services.record_void(obj, actor=request.user, reason=form.cleaned_data["reason"])
             messages.success(request, _("已作廢「%(obj)s」。") % {"obj": obj})

@@ -138,6 +138,11 @@ class Register:
     def voidable(cls) -> bool:
         return any(f.name == "voided_at" for f in cls.model._meta.concrete_fields)
 
+    @classmethod
+    def void_error(cls, obj) -> str | None:
+        """Why this record cannot be voided now (a module's rule), or None."""
+        return None
+
     # data ----------------------------------------------------------------
     @classmethod
     def base_queryset(cls):

@@ -211,6 +211,8 @@ class RegisterViewSet(viewsets.ModelViewSet):
         data.is_valid(raise_exception=True)
         if obj.voided_at is not None:
             raise ValidationError({"non_field_errors": [_("此筆資料已作廢。")]})
+        if error := self.register.void_error(obj):
+            raise ValidationError({"non_field_errors": [error]})
         services.record_void(obj, actor=request.user, reason=data.validated_data["reason"])
         return Response(self.get_serializer(obj).data, status=status.HTTP_200_OK)
 

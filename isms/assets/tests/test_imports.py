@@ -765,8 +765,8 @@ def test_tab_and_semicolon_lists(head, world):
 
 
 # Access ---------------------------------------------------------------------------------------
-WRITERS = {EQUIPMENT_HEAD, SYSADMIN, SECURITY_OFFICER}
-READERS = {SUPERVISOR, PRINCIPAL}
+WRITERS = {EQUIPMENT_HEAD, SYSADMIN}  # as the register's keepers
+READERS = {SECURITY_OFFICER, SUPERVISOR, PRINCIPAL}
 OTHERS = {STAFF, PERSONNEL, GUARD}
 
 
@@ -807,11 +807,12 @@ def test_only_writers_apply(client_for, world, role):
 
 
 @pytest.mark.django_db
-def test_the_security_officer_applies(client_for, world):
+def test_the_security_officer_reads_but_does_not_import(client_for, world):
     officer = client_for(SECURITY_OFFICER)
-    imp = read(officer, csv_bytes([row("A-1")]))
-    assert apply(officer, imp).status_code == 302
-    assert Asset.objects.count() == 1
+    imp = read(client_for(EQUIPMENT_HEAD), csv_bytes([row("A-1")]))
+    assert officer.get(imp.get_absolute_url()).status_code == 200
+    assert apply(officer, imp).status_code == 403
+    assert not Asset.objects.exists()
 
 
 @pytest.mark.django_db
@@ -911,3 +912,16 @@ def test_many_assets_are_written_in_bulk_each_audited_as_one_save(head):
             actor=None,
         )
     assert Asset.objects.count() == 4 and AuditEntry.objects.count() == count
+
+
+@pytest.mark.django_db
+def test_a_different_kind_is_listed_never_applied(head, world):
+    pc = asset("K-1", name="電腦", kind=Kind.PC)
+    imp = read(head, csv_bytes([row("K-1", "電腦", "伺服器", location="機房")]))
+    (entry,) = imp.preview["groups"]["kind"]
+    assert (entry["kind_from"], entry["kind_to"]) == ("pc", "server")
+    page = head.get(imp.get_absolute_url()).content.decode()
+    assert "類別與登記簿不同（匯入不變更類別）" in page
+    assert apply(head, imp).status_code == 302  # no 500: the kind is simply not changed
+    pc.refresh_from_db()
+    assert pc.kind == Kind.PC and pc.location == "機房"

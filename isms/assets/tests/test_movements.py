@@ -1137,6 +1137,18 @@ def test_equipment_with_personal_data_needs_a_person_of_the_school_present(peopl
     vendor = Person.objects.create(name="廠商小李", kind=Person.Kind.VENDOR, organization="宏碁")
     response = c.post(reverse("assets:repairvisit_add"), repair_form(server, present=vendor.pk))
     assert response.status_code == 400  # a vendor is not offered, nor accepted
+    student = Person.objects.create(name="學生小王", kind=Person.Kind.STUDENT)
+    gone = Person.objects.create(name="已離職", status=Person.Status.LEFT)
+    for who in (student, gone):  # a student, or someone who left, is no one of the school
+        visit = RepairVisit(
+            asset=server,
+            visited_on=TODAY,
+            party="宏碁",
+            work="更換主機板",
+            present=who,
+            recorded_by=people.head,
+        )
+        assert "present" in movements.check_repair(visit)
     response = c.post(
         reverse("assets:repairvisit_add"), repair_form(server, present=people.admin.person_id)
     )
@@ -1261,3 +1273,15 @@ def test_repair_pages_by_role(role, client_for, people):
     assert c.get(reverse("assets:repairvisit_add")).status_code == (
         200 if role in HANDLERS else 403
     )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("value", ["²", "٣", "99999999999999999999", "abc", ""])
+def test_odd_ids_in_the_address_or_the_form_are_no_500(client_for, value):
+    from isms.core.roles import EQUIPMENT_HEAD as HEAD
+
+    c = client_for(HEAD)
+    add = reverse("assets:equipmentmovement_add")
+    assert c.get(add, {"asset": value, "borrower": value}).status_code == 200
+    assert c.post(add, {"asset": value, "borrower": value}).status_code == 400
+    assert c.get(reverse("assets:repairvisit_add"), {"asset": value}).status_code == 200

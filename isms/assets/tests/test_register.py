@@ -735,3 +735,109 @@ def test_the_demo_is_loaded_once_and_shows_findings():
     assert Asset.objects.filter(services.finding_q("media")).exists()
     assert Asset.objects.filter(services.finding_q("shared_controls")).exists()
     assert CommissioningRecord.objects.filter(reviewed_at__isnull=False).exists()
+
+
+@pytest.mark.django_db
+class TestNoWayAround:
+    """The A-1 rules hold whatever the path (review of issue 6)."""
+
+    def test_the_kind_is_fixed_once_the_asset_has_left_new(self, make_user):
+        from django.core.exceptions import ValidationError
+
+        pc = asset("N-1", K.PC, state=Asset.State.IN_USE)
+        for change in ({"kind": K.SERVER}, {"kind": K.PRINTER}):
+            for name, value in change.items():
+                setattr(pc, name, value)
+            with pytest.raises(ValidationError) as refused:
+                services.save_asset(pc, actor=None)
+            assert "不能變更類別" in str(refused.value)
+            pc.refresh_from_db()
+            assert pc.kind == K.PC
+        nb = asset("N-2", K.NOTEBOOK, official_use=False, state=Asset.State.STORAGE)
+        nb.official_use = True
+        with pytest.raises(ValidationError):
+            services.save_asset(nb, actor=None)
+        fresh = asset("N-3", K.PC)  # still 待啟用: a mistake may be corrected
+        fresh.kind = K.NOTEBOOK
+        services.save_asset(fresh, actor=None)
+
+    def test_an_old_wipe_before_a_reuse_does_not_cover_a_later_disposal(self, make_user):
+        from django.core.exceptions import ValidationError
+
+        user = make_user("boss", SUPERVISOR)
+        pc = asset("W-1", K.PC, state=Asset.State.IN_USE)
+        old = wiped(pc, user)
+        CommissioningRecord.objects.filter(pk=old.pk).update(
+            reviewed_at=NOW - dt.timedelta(days=300)
+        )
+        CommissioningRecord.objects.create(  # reused since, with its own wipe
+            asset=pc,
+            kind=CommissioningRecord.Kind.REUSE,
+            executor=user,
+            executed_on=NOW.date(),
+            wiped=True,
+            wipe_method="覆寫",
+            reviewed_by=user,
+            reviewed_at=NOW - dt.timedelta(days=100),
+        )
+        with pytest.raises(ValidationError) as refused:
+            services.set_state(pc, Asset.State.DECOMMISSIONED, actor=None)
+        assert "3.5" in str(refused.value)
+        wiped(pc, user)  # a fresh 報廢 record, reviewed now
+        assert services.set_state(pc, Asset.State.DECOMMISSIONED, actor=None).state == (
+            Asset.State.DECOMMISSIONED
+        )
+
+    def test_a_printer_holding_personal_data_is_wiped_before_disposal(self):
+        from django.core.exceptions import ValidationError
+
+        printer = asset("P-1", K.PRINTER, state=Asset.State.IN_USE, stores_personal_data=True)
+        assert printer.has_storage
+        with pytest.raises(ValidationError):
+            services.set_state(printer, Asset.State.DECOMMISSIONED, actor=None)
+        plain = asset("P-2", K.PRINTER, state=Asset.State.IN_USE)
+        assert services.set_state(plain, Asset.State.DECOMMISSIONED, actor=None).state == (
+            Asset.State.DECOMMISSIONED
+        )
+
+    def test_no_way_back_to_new_and_no_disposal_while_out(self, make_user):
+        from django.core.exceptions import ValidationError
+
+        from isms.assets.models import EquipmentMovement
+
+        user = make_user("head", EQUIPMENT_HEAD)
+        pc = asset("O-1", K.PC, state=Asset.State.IN_USE)
+        with pytest.raises(ValidationError) as refused:
+            services.set_state(pc, Asset.State.NEW, actor=None)
+        assert "改回待啟用" in str(refused.value)
+        wiped(pc, user)
+        out = EquipmentMovement.objects.create(
+            number="A7-115-9999",
+            asset=pc,
+            borrower=Person.objects.create(name="借用人"),
+            reason="校外教學",
+            destination="科博館",
+            out_on=NOW.date(),
+            due_on=NOW.date(),
+            status=EquipmentMovement.Status.OUT,
+            requested_by=user,
+        )
+        with pytest.raises(ValidationError) as refused:
+            services.set_state(pc, Asset.State.DECOMMISSIONED, actor=None)
+        assert "A7-115-9999" in str(refused.value) and "3.6" in str(refused.value)
+        from isms.assets import movements
+
+        assert "須登記歸還後才能作廢" in movements.void_error(out)
+
+    def test_only_an_asset_entered_by_mistake_is_voided(self, client_for, make_user):
+        c = client_for(EQUIPMENT_HEAD)
+        used = asset("V-1", K.PC, state=Asset.State.IN_USE)
+        response = c.post(reverse("assets:asset_void", args=[used.pk]), {"reason": "不要了"})
+        assert response.status_code == 400 and "不能作廢" in response.content.decode()
+        used.refresh_from_db()
+        assert used.voided_at is None
+        mistake = asset("V-2", K.PC)
+        response = c.post(reverse("assets:asset_void", args=[mistake.pk]), {"reason": "重複登記"})
+        assert response.status_code == 302
+        mistake.refresh_from_db()
+        assert mistake.voided_at is not None
