@@ -131,6 +131,17 @@ def save_asset(asset: Asset, *, actor) -> Asset:
             errors.update(state_errors(asset, asset.state, stored))
         if error := kind_change_error(asset):
             errors.setdefault("kind", error)
+        if stored is not None and stored == asset.state:
+            # An edit leaves the state alone: a review that put the asset in use meanwhile
+            # is not undone by a form loaded before it.
+            if errors:
+                raise ValidationError(errors)
+            fields = [
+                f.name
+                for f in Asset._meta.concrete_fields
+                if not f.primary_key and f.name not in ("state", "created_at")
+            ]
+            return _save(asset, actor, update_fields=fields)
     if errors:
         raise ValidationError(errors)
     return _save(asset, actor)

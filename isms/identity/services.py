@@ -346,13 +346,23 @@ def departed_people(today=None):
 
 def open_due_offboarding(now=None) -> int:
     """The daily look: departed people's accounts without a task get one (worker job)."""
+    from django.db.models import Exists, OuterRef, Q
+
     today = timezone.localdate(now or timezone.now())
     with trail.acting_as(label="worker:offboarding"):
         count = 0
-        people = departed_people(today).filter(
-            accounts__status__in=[Status.ACTIVE, Status.DISABLED], accounts__voided_at__isnull=True
+        # Only the people with an account that ``offboard`` would give a task (no open
+        # task, and active or never decided): one query, not one look per departed person.
+        tasks = OffboardingTask.objects.filter(account=OuterRef("pk"))
+        needing = (
+            Account.objects.active()
+            .filter(person__in=departed_people(today))
+            .exclude(status=Status.REMOVED)
+            .exclude(Exists(tasks.filter(done_at__isnull=True)))
+            .filter(Q(status=Status.ACTIVE) | ~Exists(tasks))
         )
-        for person in people.distinct():
+        people = Person.objects.filter(pk__in=needing.values("person_id"))
+        for person in people:
             count += len(
                 offboard(
                     person,

@@ -841,3 +841,26 @@ class TestNoWayAround:
         assert response.status_code == 302
         mistake.refresh_from_db()
         assert mistake.voided_at is not None
+
+
+@pytest.mark.django_db
+def test_an_edit_loaded_before_a_review_does_not_undo_it(make_user):
+    """Two people at once: the supervisor's review puts the server in use while the
+    equipment head's edit form (loaded before) is saved."""
+    boss = make_user("boss", SUPERVISOR)
+    server = asset("C-1", K.SERVER)
+    stale = Asset.objects.get(pk=server.pk)  # the form's copy: 待啟用
+    commissioned(server, boss)
+    services.set_state(server, Asset.State.IN_USE, actor=boss)
+    stale.location = "機房 A"
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError):  # refused, not silently back to 待啟用
+        services.save_asset(stale, actor=None)
+    server.refresh_from_db()
+    assert server.state == Asset.State.IN_USE
+    fresh = Asset.objects.get(pk=server.pk)
+    fresh.location = "機房 A"
+    services.save_asset(fresh, actor=None)  # an edit writes everything but the state
+    server.refresh_from_db()
+    assert (server.state, server.location) == (Asset.State.IN_USE, "機房 A")
