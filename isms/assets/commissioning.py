@@ -207,6 +207,13 @@ def record_save(record: CommissioningRecord, *, actor) -> CommissioningRecord:
         record.asset_id = stored.asset_id  # the asset of a record does not change
     if record.asset_id:
         record.asset = Asset.objects.select_for_update().get(pk=record.asset_id)
+        # The paper form has 設備用途 and 設備型號 on every record: left empty, they are
+        # taken from the register, so the print never shows them blank.
+        asset = record.asset
+        if not (record.use or "").strip():
+            record.use = asset.purpose
+        if not (record.model_text or "").strip():
+            record.model_text = " ".join(p for p in (asset.brand, asset.model) if p)[:200]
     errors = check_record(record)
     if errors:
         raise ValidationError(errors)

@@ -732,3 +732,17 @@ class TestDuties:
         since, until = NOW - dt.timedelta(days=1), NOW + dt.timedelta(days=1)
         assert ob.history(subjects, since, until) == [(server.pk, NOW)]
         assert ob.history(subjects, NOW + dt.timedelta(seconds=1), until) == []
+
+
+@pytest.mark.django_db
+def test_use_and_model_left_empty_are_taken_from_the_register(make_user):
+    head = make_user("head-um", EQUIPMENT_HEAD)
+    server = asset()
+    Asset.objects.filter(pk=server.pk).update(
+        purpose="校務行政系統主機", brand="Dell", model="PowerEdge R740"
+    )
+    server.refresh_from_db()
+    r = record(server, head, use="", model_text="")
+    assert (r.use, r.model_text) == ("校務行政系統主機", "Dell PowerEdge R740")
+    own = record(server, head, use="網站主機", model_text="R750")
+    assert (own.use, own.model_text) == ("網站主機", "R750")  # what the executor wrote stays
