@@ -41,6 +41,7 @@ from django.utils.translation import gettext_lazy
 from isms.audit import trail
 from isms.core import tabular
 from isms.core.models import Person, Unit
+from isms.core.services import move_status
 
 from . import services
 from .models import Asset, AssetImport
@@ -593,13 +594,6 @@ def read_and_compare(imp: AssetImport) -> tuple[list, dict, int]:
 
 
 # The import's steps ---------------------------------------------------------------------------
-def _transition(imp: AssetImport, old: str, new: str, **extra) -> None:
-    changes = {"status": [old, new]}
-    for name, value in extra.items():
-        changes[name] = [None, value]
-    trail.record(trail.Action.UPDATE, imp, changes=changes)
-
-
 def check_file(upload) -> str:
     """The file kind (csv or xlsx) of an upload after the size and content checks."""
     return tabular.check_file(upload, TYPE_ERROR)
@@ -667,7 +661,7 @@ def reinspect(imp: AssetImport, *, encoding: str, header_line: int | None, actor
             rows=0,
         )
         with trail.as_actor(actor):
-            _transition(imp, old, AssetImport.Status.UPLOADED, encoding=encoding)
+            trail.record_transition(imp, old, AssetImport.Status.UPLOADED, encoding=encoding)
     imp.refresh_from_db()
 
 
@@ -693,7 +687,7 @@ def run(imp: AssetImport, *, columns: dict, default_kind: str = "", actor) -> No
             preview=preview,
         )
         with trail.as_actor(actor):
-            _transition(
+            trail.record_transition(
                 imp,
                 old,
                 AssetImport.Status.READ,
@@ -707,27 +701,15 @@ def run(imp: AssetImport, *, columns: dict, default_kind: str = "", actor) -> No
 
 def reopen(imp: AssetImport, *, actor) -> None:
     """Back to the choice of columns (the ones chosen are kept); the preview is dropped."""
-    with transaction.atomic():
-        old = imp.status
-        if AssetImport.objects.filter(pk=imp.pk, status=AssetImport.Status.READ).update(
-            status=AssetImport.Status.UPLOADED, errors=[], preview={}, rows=0
-        ):
-            with trail.as_actor(actor):
-                _transition(imp, old, AssetImport.Status.UPLOADED)
-    imp.refresh_from_db()
+    S = AssetImport.Status
+    move_status(
+        imp, from_states=[S.READ], to=S.UPLOADED, actor=actor, errors=[], preview={}, rows=0
+    )
 
 
 def discard(imp: AssetImport, *, actor) -> bool:
-    with transaction.atomic():
-        old = imp.status
-        done = AssetImport.objects.filter(
-            pk=imp.pk, status__in=[AssetImport.Status.UPLOADED, AssetImport.Status.READ]
-        ).update(status=AssetImport.Status.DISCARDED)
-        if done:
-            with trail.as_actor(actor):
-                _transition(imp, old, AssetImport.Status.DISCARDED)
-    imp.refresh_from_db()
-    return bool(done)
+    S = AssetImport.Status
+    return move_status(imp, from_states=[S.UPLOADED, S.READ], to=S.DISCARDED, actor=actor)
 
 
 # Applying -------------------------------------------------------------------------------------
@@ -783,7 +765,7 @@ def apply(imp: AssetImport, *, actor, digest_seen: str, skip_bad: bool = False, 
                 preview=preview,
             )
             with trail.as_actor(actor):
-                _transition(
+                trail.record_transition(
                     locked,
                     AssetImport.Status.READ,
                     AssetImport.Status.APPLIED,

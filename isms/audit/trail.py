@@ -167,6 +167,15 @@ def record(
     return _append([fields])[0]
 
 
+def record_transition(obj, old: str, new: str, **extra) -> AuditEntry:
+    """A record's status moved from ``old`` to ``new`` by a conditional update (which sends
+    no signal); ``extra`` values are recorded beside it as set."""
+    changes = {"status": [old, new]}
+    for name, value in extra.items():
+        changes[name] = [None, value]
+    return record(Action.UPDATE, obj, changes=changes)
+
+
 def record_many(items, *, actor=None) -> list[AuditEntry]:
     """Append one entry per ``(action, obj, changes)``, in order, under one lock of the head.
 

@@ -101,13 +101,6 @@ def request_binder(*, date_from: dt.date, date_to: dt.date, actor) -> tuple[Bind
 
 
 # Claims --------------------------------------------------------------------------------------
-def _transition(binder: Binder, old: str, new: str, **extra) -> None:
-    changes = {"status": [old, new]}
-    for name, value in extra.items():
-        changes[name] = [None, value]
-    trail.record(trail.Action.UPDATE, binder, changes=changes)
-
-
 def requeue_stale(now=None) -> int:
     """Builds whose worker went silent (no heartbeat for STALE_AFTER) return to the queue."""
     now = now or timezone.now()
@@ -120,7 +113,9 @@ def requeue_stale(now=None) -> int:
             if Binder.objects.filter(
                 pk=pk, status=Binder.Status.BUILDING, heartbeat_at=beat
             ).update(status=Binder.Status.QUEUED, claimed_by="", step="", progress=0):
-                _transition(Binder.objects.get(pk=pk), "building", "queued", stale_worker=worker)
+                trail.record_transition(
+                    Binder.objects.get(pk=pk), "building", "queued", stale_worker=worker
+                )
                 count += 1
     return count
 
@@ -145,7 +140,7 @@ def claim_next(worker_id: str, now=None) -> Binder | None:
         running=Binder.Status.BUILDING,
         worker_id=worker_id,
         values={"heartbeat_at": now, "started_at": now, "progress": 0, "step": "", "error": ""},
-        on_claim=lambda b: _transition(b, "queued", "building", worker=worker_id),
+        on_claim=lambda b: trail.record_transition(b, "queued", "building", worker=worker_id),
     )
 
 
@@ -173,7 +168,7 @@ def expire_old(now=None) -> int:
             if Binder.objects.filter(pk=binder.pk, status=Binder.Status.READY).update(
                 status=Binder.Status.EXPIRED, file=""
             ):
-                _transition(binder, "ready", "expired")
+                trail.record_transition(binder, "ready", "expired")
                 count += 1
         if binder.file:
             binder.file.storage.delete(binder.file.name)
@@ -219,7 +214,7 @@ def build(binder: Binder, worker_id: str, *, should_stop=lambda: False, now=None
                 if Binder.objects.filter(
                     pk=binder.pk, status=Binder.Status.BUILDING, claimed_by=worker_id[:100]
                 ).update(status=Binder.Status.QUEUED, claimed_by="", progress=0, step=""):
-                    _transition(binder, "building", "queued")
+                    trail.record_transition(binder, "building", "queued")
             return False
         except Exception as exc:
             logger.exception("binder %s failed", binder.pk)
@@ -228,7 +223,7 @@ def build(binder: Binder, worker_id: str, *, should_stop=lambda: False, now=None
                 if Binder.objects.filter(
                     pk=binder.pk, status=Binder.Status.BUILDING, claimed_by=worker_id[:100]
                 ).update(status=Binder.Status.FAILED, error=message, finished_at=timezone.now()):
-                    _transition(binder, "building", "failed", error=message)
+                    trail.record_transition(binder, "building", "failed", error=message)
             return False
         finally:
             if os.path.exists(tmp_path):
@@ -257,7 +252,9 @@ def _store(binder: Binder, worker_id: str, tmp_path: str) -> bool:
             finished_at=timezone.now(),
         )
         if won:
-            _transition(binder, "building", "ready", size=size, sha256=digest.hexdigest())
+            trail.record_transition(
+                binder, "building", "ready", size=size, sha256=digest.hexdigest()
+            )
     if not won:  # someone took it over meanwhile: theirs counts
         field.storage.delete(name)
     return bool(won)

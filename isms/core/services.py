@@ -46,6 +46,23 @@ def seed_after_migrate(**kwargs):
 
 
 @transaction.atomic
+def move_status(obj, *, from_states, to: str, actor, **values) -> bool:
+    """``UPDATE … SET status = to WHERE pk = … AND status IN from_states``, audited as the
+    actor; ``obj`` is read again. False when it was no longer in one of ``from_states``."""
+    with transaction.atomic():
+        old = obj.status
+        done = (
+            type(obj)
+            .objects.filter(pk=obj.pk, status__in=list(from_states))
+            .update(status=to, **values)
+        )
+        if done:
+            with trail.as_actor(actor):
+                trail.record_transition(obj, old, to)
+    obj.refresh_from_db()
+    return bool(done)
+
+
 def record_void(obj, *, actor, reason: str):
     """Void a record the policy requires to keep (never deleted), with the reason."""
     reason = (reason or "").strip()

@@ -37,6 +37,7 @@ from django.utils.translation import gettext_lazy
 from isms.audit import trail
 from isms.core import jobs, progress, roc, tabular
 from isms.core.models import Person
+from isms.core.services import move_status
 
 from . import services
 from .models import Account, AccountImport, OffboardingTask
@@ -604,13 +605,6 @@ def read_and_compare(imp: AccountImport, now=None):
     return errors, differences, total
 
 
-def _transition(imp: AccountImport, old: str, new: str, **extra) -> None:
-    changes = {"status": [old, new]}
-    for name, value in extra.items():
-        changes[name] = [None, value]
-    trail.record(trail.Action.UPDATE, imp, changes=changes)
-
-
 def save_upload(*, system, upload, data: bytes, kind: str, unused_days: int, actor):
     """Store an uploaded list (already checked) with its encoding and header (FileError)."""
     from django.core.files.base import ContentFile
@@ -650,7 +644,7 @@ def reinspect(imp: AccountImport, *, encoding: str, header_line: int | None, act
             rows=0,
         )
         with trail.as_actor(actor):
-            _transition(imp, old, AccountImport.Status.UPLOADED, encoding=encoding)
+            trail.record_transition(imp, old, AccountImport.Status.UPLOADED, encoding=encoding)
     imp.refresh_from_db()
 
 
@@ -671,7 +665,7 @@ def run(imp: AccountImport, *, columns: dict, unused_days: int, actor, now=None)
             differences=differences,
         )
         with trail.as_actor(actor):
-            _transition(
+            trail.record_transition(
                 imp,
                 old,
                 AccountImport.Status.READ,
@@ -685,28 +679,15 @@ def run(imp: AccountImport, *, columns: dict, unused_days: int, actor, now=None)
 
 def reopen(imp: AccountImport, *, actor) -> None:
     """Back to the choice of columns (the ones chosen are kept); the result is dropped."""
-    with transaction.atomic():
-        old = imp.status
-        if AccountImport.objects.filter(pk=imp.pk, status=AccountImport.Status.READ).update(
-            status=AccountImport.Status.UPLOADED, errors=[], differences={}, rows=0
-        ):
-            with trail.as_actor(actor):
-                _transition(imp, old, AccountImport.Status.UPLOADED)
-    imp.refresh_from_db()
+    S = AccountImport.Status
+    move_status(
+        imp, from_states=[S.READ], to=S.UPLOADED, actor=actor, errors=[], differences={}, rows=0
+    )
 
 
 def discard(imp: AccountImport, *, actor) -> bool:
-    with transaction.atomic():
-        old = imp.status
-        done = AccountImport.objects.filter(
-            pk=imp.pk,
-            status__in=[AccountImport.Status.UPLOADED, AccountImport.Status.READ],
-        ).update(status=AccountImport.Status.DISCARDED)
-        if done:
-            with trail.as_actor(actor):
-                _transition(imp, old, AccountImport.Status.DISCARDED)
-    imp.refresh_from_db()
-    return bool(done)
+    S = AccountImport.Status
+    return move_status(imp, from_states=[S.UPLOADED, S.READ], to=S.DISCARDED, actor=actor)
 
 
 # Applying -------------------------------------------------------------------------------------
@@ -789,7 +770,7 @@ def request_apply(imp: AccountImport, *, actor, now=None, **choices) -> dict | N
             heartbeat_at=None,
         )
         with trail.as_actor(actor):
-            _transition(
+            trail.record_transition(
                 locked,
                 AccountImport.Status.READ,
                 AccountImport.Status.QUEUED,
@@ -860,7 +841,9 @@ def apply(
                 progress=100,
             )
             with trail.as_actor(actor):
-                _transition(locked, expected, AccountImport.Status.APPLIED, applied=counts)
+                trail.record_transition(
+                    locked, expected, AccountImport.Status.APPLIED, applied=counts
+                )
     except Stale as stale:
         if stale.args:
             errors, differences, total = stale.args[0]
@@ -882,7 +865,7 @@ def _release(imp: AccountImport, worker_id: str, to: str, error: str = "") -> bo
         ).update(status=to, claimed_by="", heartbeat_at=None, apply_error=error)
         if done:
             extra = {"error": error} if error else {}
-            _transition(imp, AccountImport.Status.APPLYING, to, **extra)
+            trail.record_transition(imp, AccountImport.Status.APPLYING, to, **extra)
     progress.clear(imp.progress_key)
     return bool(done)
 
@@ -934,7 +917,7 @@ def claim_next(worker_id: str, now=None) -> AccountImport | None:
         running=AccountImport.Status.APPLYING,
         worker_id=worker_id,
         values={"heartbeat_at": now, "apply_error": ""},
-        on_claim=lambda imp: _transition(
+        on_claim=lambda imp: trail.record_transition(
             imp, AccountImport.Status.QUEUED, AccountImport.Status.APPLYING, worker=worker_id
         ),
     )
