@@ -209,14 +209,25 @@ def run(args):
 
     compliance.seed_evidence()
     compliance.register_duties()
+    bench_keys = compliance.keys()
+
+    def refresh_bench():
+        # Issue 3's target is a pass over its data set: the 20 duties × 1,000 subjects. The
+        # modules' own duties over their bench data are timed apart, after they are seeded.
+        totals = {"created": 0, "updated": 0, "deleted": 0, "subjects": 0}
+        for key in bench_keys:
+            for name, value in engine.refresh(key).items():
+                totals[name] += value
+        return totals
+
     start = time.perf_counter()
-    counts = engine.refresh()
+    counts = refresh_bench()
     first_refresh = time.perf_counter() - start
     start = time.perf_counter()
     with CaptureQueries() as refresh_queries:
-        engine.refresh()
+        refresh_bench()
     refresh_s = time.perf_counter() - start
-    states = ObligationState.objects.count()
+    states = ObligationState.objects.filter(key__in=bench_keys).count()
     # The dashboard's floor is its aggregate alone; its target is absolute (issue 3).
     page("dashboard (landing page)", "/", floors.dashboard_floor(), target_ms=250, ratio=99)
     rows[-1]["target"] = "p95 <= 250 ms"
@@ -275,6 +286,14 @@ def run(args):
     if reconcile is not None:
         reconcile_result = reconcile.bench(apply=True)
 
+    # Every duty of every module over the whole bench data (no target: it grows with the
+    # school's records; the worker runs it every five minutes, in between only what is due).
+    start = time.perf_counter()
+    with CaptureQueries() as all_queries:
+        engine.refresh()
+    all_refresh_s = time.perf_counter() - start
+    all_states = ObligationState.objects.count()
+
     # The evidence binder for the last twelve months, built as the worker builds it; its
     # floor reads the same rows (every register, every duty's history) and writes nothing.
     binder_result = bench_binder()
@@ -301,6 +320,9 @@ def run(args):
             "refresh_created": counts["created"],
             "worker_pass_seconds": round(run_due_s, 2),
             "ok": refresh_s < 2,
+            "all_modules_states": all_states,
+            "all_modules_refresh_seconds": round(all_refresh_s, 2),
+            "all_modules_refresh_queries": all_queries.count,
         },
         "binder": binder_result,
         "reconcile": reconcile_result,
@@ -382,8 +404,13 @@ def report(results):
         f"compliance: {c['subjects']} subjects x {c['duties']} duties, {c['evidence_records']} "
         f"evidence records, {c['states']} states; full evaluation pass {c['refresh_seconds']} s "
         f"({c['refresh_queries']} queries; first pass {c['first_refresh_seconds']} s), "
-        f"worker run_due {c['worker_pass_seconds']} s (target < 2 s) "
+        f"worker run_due {c['worker_pass_seconds']} s (target < 2 s for the pass) "
         f"{'ok' if c['ok'] else 'MISSED'}"
+    )
+    print(
+        f"compliance, every module's duties over all bench data: {c['all_modules_states']} "
+        f"states, full pass {c['all_modules_refresh_seconds']} s "
+        f"({c['all_modules_refresh_queries']} queries)"
     )
     if results.get("reconcile"):
         print(f"reconciliation: {results['reconcile']}")

@@ -91,6 +91,10 @@ def _history(duty):
     return history
 
 
+def keys() -> list[str]:
+    return [f"bench.duty_{duty:02d}" for duty in range(DUTIES)]
+
+
 def register_duties():
     """Register the 20 bench duties (idempotent)."""
     last_subject = Person.objects.order_by("id").values_list("id", flat=True)[SUBJECTS - 1]
