@@ -20,7 +20,10 @@ def _fast_hashing(settings, tmp_path):
     }
     from django.core.cache import cache
 
+    from isms.assets.services import forget_limits
+
     cache.clear()
+    forget_limits()  # a process-local memo of settings a rolled-back test may have saved
 
 
 @pytest.fixture

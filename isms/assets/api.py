@@ -42,6 +42,18 @@ class AssetSerializer(ModelSerializer):
         ),
     )
 
+    correction = serializers.CharField(
+        label=gettext_lazy("更正說明（非移轉他用）"),
+        help_text=gettext_lazy(
+            "存有個人資料且已啟用的設備，變更用途、保管人或使用單位須經 A-1 移轉他用（條文 "
+            "7.10）；僅更正登記錯誤時，於此說明更正原因。"
+        ),
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        max_length=300,
+    )
+
     class Meta:
         model = Asset
         fields = [
@@ -75,6 +87,7 @@ class AssetSerializer(ModelSerializer):
             "screen_lock",
             "stores_personal_data",
             "notes",
+            "correction",
             "findings",
             "created_at",
             "updated_at",
@@ -91,23 +104,28 @@ class AssetSerializer(ModelSerializer):
     def get_findings(self, obj) -> list[str]:
         return services.findings(obj)
 
-    def _save(self, asset, systems):
+    def _save(self, asset, systems, correction):
         try:
             return services.save_asset_entry(
-                asset, actor=self.context["request"].user, systems=systems
+                asset,
+                actor=self.context["request"].user,
+                systems=systems,
+                correction=correction,
             )
         except DjangoValidationError as error:
             raise service_errors(error) from None
 
     def create(self, validated_data):
         systems = validated_data.pop("systems", None)
-        return self._save(Asset(**validated_data), systems)
+        correction = validated_data.pop("correction", "")
+        return self._save(Asset(**validated_data), systems, correction)
 
     def update(self, instance, validated_data):
         systems = validated_data.pop("systems", None)
+        correction = validated_data.pop("correction", "")
         for name, value in validated_data.items():
             setattr(instance, name, value)
-        return self._save(instance, systems)
+        return self._save(instance, systems, correction)
 
 
 class InventoryLineSerializer(serializers.Serializer):

@@ -6,7 +6,9 @@ decommissioning (報廢) or one reuse (移轉他用) with its checks; the superv
 
 - a reviewed 啟用 puts a new or stored asset in use (the A-1 rule of 2.2.3 and 4.2);
 - a reviewed 報廢 decommissions the asset (with storage: only after a confirmed wipe, 3.5);
-- a reviewed 移轉他用 keeps the asset's state and records its new use (3.5, 7.10).
+- a reviewed 移轉他用 keeps the asset's state and records its new use, and its new
+  custodian and unit when the record names them (3.5, 7.10). Equipment holding personal
+  data is given another use (用途, 保管人, 使用單位) only this way (``services.transfer_error``).
 
 Every function validates first (``ValidationError`` field → zh-TW message citing the
 clause, nothing saved), takes the acting person and leaves the audit trail to the signals.
@@ -111,7 +113,8 @@ def check_record(record: CommissioningRecord) -> dict:
     3. 啟用: no 報廢 checks; a server or an official portable device has 掃毒, 變更預設
        通行碼 and 系統更新 ticked, or each one not ticked named under 其它 with the reason.
     4. 報廢 / 移轉他用: no 啟用 checks; with storage, 刪除硬碟資料 ticked (3.5, 7.10); a
-       wipe says how; 移轉他用 names the new use.
+       wipe says how; 移轉他用 names the new use. Only 移轉他用 names a new custodian or
+       unit, and only active ones.
     """
     errors = {}
     record.use = (record.use or "").strip()
@@ -138,6 +141,7 @@ def check_record(record: CommissioningRecord) -> dict:
         errors.update(_commission_errors(record, asset))
     elif record.kind in EXIT_KINDS:
         errors.update(_exit_errors(record, asset))
+    errors.update(_transfer_errors(record))
     return errors
 
 
@@ -177,6 +181,20 @@ def _exit_errors(record, asset) -> dict:
         )
     if record.kind == Kind.REUSE and not record.use:
         errors["use"] = _("移轉他用請填寫移轉後的設備用途。")
+    return errors
+
+
+def _transfer_errors(record) -> dict:
+    """Only 移轉他用 names a new custodian and unit; the custodian is someone still here."""
+    errors = {}
+    if record.kind != Kind.REUSE:
+        for name in ("new_custodian", "new_unit"):
+            if getattr(record, f"{name}_id"):
+                errors[name] = _("只有移轉他用的紀錄單填寫移轉後的保管人與使用單位。")
+        return errors
+    person = record.new_custodian
+    if person is not None and (person.voided_at is not None or person.status == person.Status.LEFT):
+        errors["new_custodian"] = _("移轉後保管人不可為已離職或已作廢的人員。")
     return errors
 
 
@@ -235,15 +253,32 @@ def review_effect(record: CommissioningRecord) -> str:
         }
     if record.kind == Kind.DECOMMISSION:
         return _("覆核後，資產狀態改為「已報廢」，之後不能再變更。")
-    if record.use and record.use != asset.purpose:
-        return _("覆核後，資產用途由「%(old)s」改為「%(new)s」，狀態維持「%(state)s」。") % {
-            "old": asset.purpose or "—",
-            "new": record.use,
+    changes = [
+        _("%(field)s由「%(old)s」改為「%(new)s」") % {"field": label, "old": old, "new": new}
+        for label, old, new in transfer_changes(record)
+    ]
+    if changes:
+        return _("覆核後，資產%(changes)s，狀態維持「%(state)s」。") % {
+            "changes": "、".join(changes),
             "state": asset.get_state_display(),
         }
     return _("覆核後，資產狀態維持「%(state)s」；本紀錄為移轉他用的佐證。") % {
         "state": asset.get_state_display()
     }
+
+
+def transfer_changes(record: CommissioningRecord) -> list[tuple[str, str, str]]:
+    """(label, register's value, record's value) of what a 移轉他用 record changes."""
+    asset, out = record.asset, []
+    if record.use and record.use != asset.purpose:
+        out.append((_("用途"), asset.purpose or "—", record.use))
+    if record.new_custodian_id and record.new_custodian_id != asset.custodian_id:
+        old = asset.custodian.name if asset.custodian_id else "—"
+        out.append((_("保管人"), old, record.new_custodian.name))
+    if record.new_unit_id and record.new_unit_id != asset.unit_id:
+        old = asset.unit.name if asset.unit_id else "—"
+        out.append((_("使用單位"), old, record.new_unit.name))
+    return out
 
 
 @transaction.atomic
@@ -307,8 +342,14 @@ def _follow(record, actor) -> None:
                     )
                 }
             )
+        changed = False
         if record.use and record.use != asset.purpose:
-            asset.purpose = record.use
+            asset.purpose, changed = record.use, True
+        if record.new_custodian_id and record.new_custodian_id != asset.custodian_id:
+            asset.custodian_id, changed = record.new_custodian_id, True
+        if record.new_unit_id and record.new_unit_id != asset.unit_id:
+            asset.unit_id, changed = record.new_unit_id, True
+        if changed:
             services.save_asset(asset, actor=actor)
 
 

@@ -16,15 +16,18 @@ import datetime as dt
 
 from django.conf import settings
 from django.db.models import Q
+from django.db.models.signals import post_delete, post_save
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from isms.audit.models import AuditEntry
+from isms.compliance.models import ObligationSetting
 from isms.compliance.registry import Obligation, Records, register, register_records
 from isms.compliance.rhythms import EVENT, Rhythm
 from isms.core.roles import EQUIPMENT_HEAD, SYSADMIN
 
 from .models import Asset
+from .services import forget_limits
 
 State = Asset.State
 ANTIVIRUS_DAYS = int(getattr(settings, "ISMS_ASSET_ANTIVIRUS_DAYS", 7))
@@ -84,6 +87,10 @@ def _asset_url(state):
 def _asset_edit_url(state):
     return reverse("assets:asset_edit", args=[state.subject_id])
 
+
+# A school's own rhythm for these duties is the findings' too (services._limit).
+post_save.connect(forget_limits, sender=ObligationSetting, dispatch_uid="assets.limits.save")
+post_delete.connect(forget_limits, sender=ObligationSetting, dispatch_uid="assets.limits.delete")
 
 register(
     Obligation(

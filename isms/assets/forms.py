@@ -33,6 +33,17 @@ class AssetForm(ModelForm):
 
     antivirus_updated_at = ROCDateTimeField(label=_("病毒碼更新時間"), required=False)
     patched_at = ROCDateTimeField(label=_("最近更新修補時間"), required=False)
+    # 7.10: shown for equipment holding personal data that has been in service.
+    correction = forms.CharField(
+        label=_("更正說明（非移轉他用）"),
+        required=False,
+        max_length=300,
+        help_text=_(
+            "存有個人資料的設備，變更用途、保管人或使用單位須經啟用與報廢紀錄單（A-1）"
+            "「移轉他用」（條文 7.10）。僅更正登記錯誤（例如錯字、誤植保管人）時，請說明更正原因；"
+            "說明記入稽核軌跡。"
+        ),
+    )
 
     class Meta(ModelForm.Meta):
         model = Asset
@@ -94,6 +105,8 @@ class AssetForm(ModelForm):
             fields["state"].help_text = _(
                 "伺服器與公務用可攜式設備須先有經主管覆核的啟用紀錄（A-1）才能設為使用中。"
             )
+        if self.instance.pk is None or not services.in_transfer_scope(self.instance.state, True):
+            del fields["correction"]  # nothing registered in service to correct
         fields["unit"].queryset = Unit.objects.order_by("name")
         fields["custodian"].queryset = Person.objects.active().order_by("name")
         fields["systems"].queryset = InformationSystem.objects.active().order_by("name")
@@ -119,7 +132,9 @@ class AssetForm(ModelForm):
         for name in services.CLEARED_FIELDS:
             if name in data:
                 data[name] = getattr(probe, name)
-        errors = services.register_errors(probe, systems=data.get("systems"))
+        errors = services.register_errors(
+            probe, systems=data.get("systems"), correction=data.get("correction", "")
+        )
         for name, message in errors.items():
             field = name if name in self.fields else None
             if field is None or field not in self.errors:
@@ -129,7 +144,10 @@ class AssetForm(ModelForm):
     def save(self, commit=True):
         asset = super().save(commit=False)
         return services.save_asset_entry(
-            asset, actor=self.request.user, systems=self.cleaned_data.get("systems")
+            asset,
+            actor=self.request.user,
+            systems=self.cleaned_data.get("systems"),
+            correction=self.cleaned_data.get("correction", ""),
         )
 
 

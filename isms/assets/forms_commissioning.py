@@ -7,6 +7,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from isms.core.forms import ModelForm
+from isms.core.models import Person, Unit
 
 from .models import Asset, CommissioningRecord
 
@@ -34,11 +35,15 @@ class CommissioningRecordForm(ModelForm):
             "system_updated",
             "wiped",
             "wipe_method",
+            "new_custodian",
+            "new_unit",
             "other",
         ]
         widgets = {"kind": forms.RadioSelect}
         help_texts = {
             "wipe_method": _("例如：以工具覆寫全磁碟、消磁、實體破壞。"),
+            "new_custodian": _("設備移交他人保管時填寫；空白表示保管人不變。"),
+            "new_unit": _("設備移交其他單位使用時填寫；空白表示使用單位不變。"),
             "other": _(
                 "其他已執行的檢查；伺服器或公務用可攜式設備未勾選的啟用檢查項目，"
                 "請寫明項目名稱及原因（例如「系統更新：廠商尚未釋出更新，已排定 115/12/1 更新」）。"
@@ -49,6 +54,10 @@ class CommissioningRecordForm(ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["kind"].widget.attrs["class"] = "form-check-input"
         self.fields["kind"].choices = CommissioningRecord.Kind.choices  # no empty choice
+        self.fields["new_custodian"].queryset = Person.objects.active().exclude(
+            status=Person.Status.LEFT
+        )
+        self.fields["new_unit"].queryset = Unit.objects.order_by("name")
         field = self.fields["asset"]
         if self.instance.pk is not None:
             # A filed record keeps its asset: shown, not changed.
@@ -73,6 +82,10 @@ class CommissioningRecordForm(ModelForm):
     @property
     def exit_fields(self):
         return [self["wiped"], self["wipe_method"]]
+
+    @property
+    def transfer_fields(self):
+        return [self["new_custodian"], self["new_unit"]]
 
     @property
     def head_fields(self):

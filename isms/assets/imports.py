@@ -14,8 +14,10 @@
    people, in a constant number of queries (bulk reads into dicts) whatever the rows:
    assets to add, assets to update (field by field, old → new), unchanged, new servers
    and official portable devices listed as in use (imported as 待啟用: they need a reviewed
-   A-1 commissioning record first, 2.2.3, 4.2), states that differ (an import never
-   changes an existing asset's state), and the register's assets the list lacks.
+   A-1 commissioning record first, 2.2.3, 4.2), states and kinds that differ (an import
+   never changes an existing asset's state or kind), a new use, custodian or unit of
+   equipment holding personal data (listed, not applied: that is a 移轉他用, which needs a
+   reviewed A-1 record after the wipe, 7.10), and the register's assets the list lacks.
 4. ``run``: 2–3 for an import, the result stored on it with a digest.
 5. ``apply``: in one transaction, all or nothing, only through ``services.save_asset``
    (so the duplicate-number rule and every other rule hold); the comparison is made
@@ -273,7 +275,9 @@ ROW_ERRORS = {
 }
 
 # The groups of the preview, in the order the page shows them.
-GROUPS = ("new", "update", "unchanged", "needs_a1", "state", "kind", "missing")
+GROUPS = ("new", "update", "unchanged", "needs_a1", "state", "kind", "transfer", "missing")
+# 移轉他用 (7.10): what an import does not change on equipment holding personal data.
+TRANSFER = ("purpose", "unit", "custodian")
 
 
 class Stale(Exception):
@@ -464,6 +468,7 @@ REGISTER_FIELDS = (
     "custodian_id",
     "custodian__name",
     "state",
+    "stores_personal_data",
     "voided_at",
 )
 
@@ -542,6 +547,12 @@ def compare(rows: dict, seen: set, mapping: dict) -> tuple[dict, list]:
             "number": asset["property_number"],
             "name": asset["name"],
         }
+        # Equipment holding personal data changes use, custodian or unit only through a
+        # reviewed 移轉他用 record after its wipe (7.10): such differences are only listed.
+        if services.in_transfer_scope(asset["state"], asset["stores_personal_data"]):
+            transfer = {f: changes.pop(f) for f in TRANSFER if f in changes}
+            if transfer:
+                groups["transfer"].append({**base, "changes": transfer})
         groups["update" if changes else "unchanged"].append(
             {**base, "changes": changes} if changes else base
         )

@@ -132,7 +132,7 @@ class Asset(VoidableModel):
 
     class Meta:
         verbose_name = _("資產")
-        verbose_name_plural = _("資產")
+        verbose_name_plural = _("資產清冊")
         ordering = ["property_number", "id"]
         constraints = [
             models.UniqueConstraint(
@@ -201,6 +201,23 @@ class CommissioningRecord(VoidableModel):
     wiped = models.BooleanField(_("刪除硬碟資料（資料無法再還原）"), default=False)
     wipe_method = models.CharField(_("刪除方式"), max_length=200, blank=True)
     other = models.CharField(_("其它"), max_length=300, blank=True)
+    # 移轉他用 (7.10): to whom and which unit the equipment goes (empty: the same).
+    new_custodian = models.ForeignKey(
+        "core.Person",
+        verbose_name=_("移轉後保管人"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    new_unit = models.ForeignKey(
+        "core.Unit",
+        verbose_name=_("移轉後使用單位"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
     reviewed_by = models.ForeignKey(
         USER,
         verbose_name=_("主管覆核"),

@@ -6,6 +6,7 @@ to the signals.
 """
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -193,14 +194,45 @@ INVENTORY_DUTIES = (
 )
 
 
+# The findings use the rhythm the duties use: the school's setting (the compliance settings
+# page) when it has one, else ISMS_ASSET_*_DAYS. Read at most every LIMITS_SECONDS in a
+# process, and at once in the process that saves a setting (``forget_limits``).
+LIMITS_SECONDS = 30.0
+_limits: dict = {}
+
+
+def forget_limits(**_kwargs) -> None:
+    _limits.clear()
+
+
+def _limit(key: str) -> int:
+    from isms.compliance.models import ObligationSetting
+    from isms.compliance.rhythms import Rhythm
+
+    now = time.time()
+    if _limits.get("at") is None or now - _limits["at"] > LIMITS_SECONDS:
+        keys = ("assets.antivirus", "assets.patches")
+        rows = ObligationSetting.objects.filter(key__in=keys).values_list("key", "rhythm")
+        _limits.clear()
+        _limits.update({"at": now, "rhythms": dict(rows)})
+    text = _limits["rhythms"].get(key)
+    if text:
+        try:
+            return Rhythm.parse(text).approx_days
+        except ValueError:
+            pass  # a setting the settings page would not save: the default holds
+    name = "ISMS_ASSET_ANTIVIRUS_DAYS" if key == "assets.antivirus" else "ISMS_ASSET_PATCH_DAYS"
+    return int(getattr(settings, name, 7 if key == "assets.antivirus" else 30))
+
+
 def antivirus_days() -> int:
     """Virus definitions older than this many days are a finding (2.2.1)."""
-    return int(getattr(settings, "ISMS_ASSET_ANTIVIRUS_DAYS", 7))
+    return _limit("assets.antivirus")
 
 
 def patch_days() -> int:
     """An operating system last patched longer ago than this is a finding (2.2.1)."""
-    return int(getattr(settings, "ISMS_ASSET_PATCH_DAYS", 30))
+    return _limit("assets.patches")
 
 
 def setup_days() -> int:
@@ -295,34 +327,100 @@ def kind_change_error(asset: Asset) -> str | None:
     return None
 
 
-def register_errors(asset: Asset, *, systems=None) -> dict:
-    """Field errors of an asset as the register's form or API would save it."""
+# 移轉他用 (7.10): the fields that say who uses the equipment for what.
+TRANSFER_FIELDS = {"purpose": "purpose", "custodian_id": "custodian", "unit_id": "unit"}
+
+
+def in_transfer_scope(state: str, stores_personal_data: bool) -> bool:
+    """Equipment holding personal data that has been in service (7.10)."""
+    return stores_personal_data and state not in (State.NEW, State.DECOMMISSIONED)
+
+
+def transfer_changes(asset: Asset) -> list[str]:
+    """The form fields (purpose, custodian, unit) an edit changes on equipment that holds
+    personal data and has been in service: giving it to another use (7.10).
+
+    A new asset, one still 待啟用 or one decommissioned has no use to leave; the stored
+    or the edited 存有個人資料 counts (unticking it in the same edit is no way around).
+    """
+    if asset.pk is None:
+        return []
+    stored = (
+        Asset.objects.filter(pk=asset.pk)
+        .values("state", "stores_personal_data", *TRANSFER_FIELDS)
+        .first()
+    )
+    if stored is None or not in_transfer_scope(
+        stored["state"], stored["stores_personal_data"] or asset.stores_personal_data
+    ):
+        return []
+    changed = []
+    for name, field in TRANSFER_FIELDS.items():
+        old, new = stored[name], getattr(asset, name)
+        if name == "purpose":
+            old, new = (old or "").strip(), (new or "").strip()
+        if old != new:
+            changed.append(field)
+    return changed
+
+
+def transfer_message() -> str:
+    return _(
+        "存有個人資料的設備變更用途、保管人或使用單位即為移轉他用：須先刪除所存個人資料，"
+        "以啟用與報廢紀錄單（A-1）「移轉他用」經主管覆核後變更（條文 7.10）。"
+        "若僅更正登記錯誤，請填寫「更正說明」。"
+    )
+
+
+def register_errors(asset: Asset, *, systems=None, correction: str = "") -> dict:
+    """Field errors of an asset as the register's form or API would save it.
+
+    ``correction``: the keeper's statement that a change of use, custodian or unit of
+    equipment holding personal data only corrects the register (not a 移轉他用, 7.10).
+    """
     errors = kind_errors(asset, systems)
     if asset.pk is None and asset.state == State.IN_USE and (error := entry_error(asset)):
         errors["state"] = error
     if error := kind_change_error(asset):
         errors["kind"] = error
+    if not (correction or "").strip():
+        for field in transfer_changes(asset):
+            errors[field] = transfer_message()
     for name, message in check_asset(asset).items():
         errors.setdefault(name, message)
     return errors
 
 
 @transaction.atomic
-def save_asset_entry(asset: Asset, *, actor, systems=None) -> Asset:
+def save_asset_entry(asset: Asset, *, actor, systems=None, correction: str = "") -> Asset:
     """Create or change an asset from the register (page or API), with its hosted systems.
 
     1. Blank the fields that do not apply to the kind; check the kind's rules (2.1, 2.6,
-       4.3) and that an edit does not skip commissioning (2.2.3, 4.2).
+       4.3), that an edit does not skip commissioning (2.2.3, 4.2), and that equipment
+       holding personal data changes use, custodian or unit only through a reviewed
+       移轉他用 record — or as a correction the keeper states (7.10).
     2. ``save_asset``: the property number and the A-1 rules of the state.
-    3. Set the hosted systems (``None``: leave them), audited as a change of the asset.
-    4. Refresh the register's duties.
+    3. A stated correction is its own audit entry, beside the change it explains.
+    4. Set the hosted systems (``None``: leave them), audited as a change of the asset.
+    5. Refresh the register's duties.
     """
     clear_unrelated(asset)
-    errors = register_errors(asset, systems=systems)
+    correction = (correction or "").strip()
+    errors = register_errors(asset, systems=systems, correction=correction)
     if errors:
         raise ValidationError(errors)
+    corrected = transfer_changes(asset) if correction else []
     before = Asset.objects.filter(pk=asset.pk).values_list("kind", flat=True).first()
     save_asset(asset, actor=actor)
+    if corrected:
+        trail.record(
+            trail.Action.UPDATE,
+            asset,
+            changes={"correction": [None, correction]},
+            message=_("更正登記（非移轉他用，條文 7.10）：%(fields)s")
+            % {"fields": "、".join(str(Asset._meta.get_field(f).verbose_name) for f in corrected)},
+            actor=actor,
+        )
     if systems is not None:
         with trail.as_actor(actor):
             asset.systems.set(systems)
@@ -689,6 +787,10 @@ def import_assets(new: list[Asset], updates: list[tuple[Asset, dict]], *, actor)
         unknown = set(values) - set(IMPORT_FIELDS)
         if unknown:
             raise ValueError(f"an import does not change {sorted(unknown)}")
+        if in_transfer_scope(asset.state, asset.stores_personal_data) and any(
+            name in TRANSFER_FIELDS and values[name] != getattr(asset, name) for name in values
+        ):
+            raise _of(asset, {"purpose": [transfer_message()]})
         diff = {}
         for field, value in values.items():
             old = getattr(asset, field)

@@ -304,6 +304,12 @@ class AssetFormMixin:
     template_name = "assets/asset_form.html"
 
     def context(self, **extra):
+        obj = extra.get("object")
+        if obj is not None and obj.pk is not None:
+            extra.setdefault(
+                "transfer_url",
+                url_or_none("assets:commissioningrecord_add", query=f"asset={obj.pk}&kind=reuse"),
+            )
         return super().context(groups=AssetForm.groups(), **extra)
 
     def post(self, request, pk=None):

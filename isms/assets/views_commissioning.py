@@ -106,6 +106,8 @@ class CommissioningRecordSerializer(ModelSerializer):
             "system_updated",
             "wiped",
             "wipe_method",
+            "new_custodian",
+            "new_unit",
             "other",
             "reviewed_by",
             "reviewed_at",
@@ -141,6 +143,13 @@ class CommissioningRecordRegister(Register):
         ),
         Column("checks", gettext_lazy("檢查項目"), accessor=_checks, sort=None),
         Column("wipe_method", gettext_lazy("刪除方式"), page=False),
+        Column(
+            "new_custodian",
+            gettext_lazy("移轉後保管人"),
+            accessor="new_custodian.name",
+            page=False,
+        ),
+        Column("new_unit", gettext_lazy("移轉後使用單位"), accessor="new_unit.name", page=False),
         Column("other", gettext_lazy("其它"), page=False),
         Column("review", gettext_lazy("主管覆核"), accessor=_review, sort="reviewed_at"),
         Column("review_note", gettext_lazy("覆核意見"), page=False),
@@ -149,7 +158,13 @@ class CommissioningRecordRegister(Register):
     form_class = forms.CommissioningRecordForm
     serializer_class = CommissioningRecordSerializer
     viewset_read_only = True
-    select_related = ("asset", "executor__person", "reviewed_by__person")
+    select_related = (
+        "asset",
+        "executor__person",
+        "reviewed_by__person",
+        "new_custodian",
+        "new_unit",
+    )
     ordering = ("-executed_on", "-id")
     route = "commissioning"
     nav_group = NAV

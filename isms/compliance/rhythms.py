@@ -72,9 +72,13 @@ class Rhythm:
             return self.days <= limit.days
         if self.period and limit.period:
             return PERIODS.index(self.period) <= PERIODS.index(limit.period)
+        return self.approx_days <= limit.approx_days
+
+    @property
+    def approx_days(self) -> int:
+        """The longest a period can be, in days (a rolling rhythm: its days)."""
         approx = {"daily": 1, "weekly": 7, "monthly": 31, "quarterly": 92, "semester": 183}
-        mine = self.days or approx.get(self.period, 366)
-        return mine <= (limit.days or approx.get(limit.period, 366))
+        return self.days or approx.get(self.period, 366)
 
 
 def local_date(moment: dt.datetime) -> dt.date:

@@ -24,6 +24,10 @@ class FilterSet(df.FilterSet):
         super().__init__(*args, **kwargs)
         for field in self.form.fields.values():
             widget = field.widget
+            if isinstance(widget, forms.NullBooleanSelect | df.widgets.BooleanWidget):
+                # Not chosen means all rows, not rows whose value is unknown (Django's 未知).
+                first, *rest = widget.choices
+                widget.choices = [(first[0], _("全部")), *rest]
             if isinstance(widget, forms.Select):
                 widget.attrs.setdefault("class", "form-select form-select-sm")
             else:
