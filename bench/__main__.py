@@ -73,6 +73,8 @@ class CaptureQueries:
         from django.db import connection
         from django.test.utils import CaptureQueriesContext
 
+        # The log keeps the last 9,000 queries: start empty so that a long block counts right.
+        connection.queries_log.clear()
         self._ctx = CaptureQueriesContext(connection)
         self._ctx.__enter__()
         return self
@@ -120,6 +122,7 @@ def run(args):
     from django.db import connection
     from django.template import engines
     from django.test import Client
+    from django.utils import timezone
 
     from bench import floors
     from isms.audit import trail
@@ -241,6 +244,12 @@ def run(args):
     api("obligations API list", "/api/obligations/", floors.obligations_json())
     rows[-1]["target"] = "p95 <= 250 ms (issue 3) and <= 4.0x floor"
     rows[-1]["ok"] = rows[-1]["ok"] and rows[-1]["p95_ms"] <= 250
+    # The modules' periodic jobs (open off-boarding tasks, alert missed backups, …) run
+    # with the worker's full refresh; timed apart, since their first run over a new data
+    # set does one-time work (thousands of tasks).
+    start = time.perf_counter()
+    engine.run_jobs(timezone.now())
+    jobs_s = time.perf_counter() - start
     start = time.perf_counter()
     engine.run_due()
     run_due_s = time.perf_counter() - start
@@ -319,6 +328,7 @@ def run(args):
             "refresh_queries": refresh_queries.count,
             "refresh_created": counts["created"],
             "worker_pass_seconds": round(run_due_s, 2),
+            "worker_jobs_seconds": round(jobs_s, 2),
             "ok": refresh_s < 2,
             "all_modules_states": all_states,
             "all_modules_refresh_seconds": round(all_refresh_s, 2),
@@ -404,7 +414,8 @@ def report(results):
         f"compliance: {c['subjects']} subjects x {c['duties']} duties, {c['evidence_records']} "
         f"evidence records, {c['states']} states; full evaluation pass {c['refresh_seconds']} s "
         f"({c['refresh_queries']} queries; first pass {c['first_refresh_seconds']} s), "
-        f"worker run_due {c['worker_pass_seconds']} s (target < 2 s for the pass) "
+        f"module jobs {c['worker_jobs_seconds']} s, then worker run_due "
+        f"{c['worker_pass_seconds']} s (target < 2 s for the pass) "
         f"{'ok' if c['ok'] else 'MISSED'}"
     )
     print(

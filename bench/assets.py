@@ -112,7 +112,7 @@ def json_floor():
     fields = [
         f"{name}_id" if name in {"unit", "custodian"} else name
         for name in AssetRegister.serializer_class.Meta.fields
-        if name not in {"systems", "findings"}
+        if name not in {"systems", "findings", "correction"}  # not columns (correction: write-only)
     ]
 
     def floor():
