@@ -24,10 +24,13 @@ class FilterSet(df.FilterSet):
         super().__init__(*args, **kwargs)
         for field in self.form.fields.values():
             widget = field.widget
+            # Not chosen means all rows: 全部, not Django's 未知 or "---------".
             if isinstance(widget, forms.NullBooleanSelect | df.widgets.BooleanWidget):
-                # Not chosen means all rows, not rows whose value is unknown (Django's 未知).
                 first, *rest = widget.choices
                 widget.choices = [(first[0], _("全部")), *rest]
+            elif getattr(field, "empty_label", None) is not None:
+                field.empty_label = _("全部")
+                widget.choices = field.choices  # a plain choice's widget keeps a copy
             if isinstance(widget, forms.Select):
                 widget.attrs.setdefault("class", "form-select form-select-sm")
             else:
