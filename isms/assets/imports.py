@@ -28,22 +28,16 @@ Stored results keep codes and values, not sentences, so that the pages show them
 reader's language. An empty cell never clears what the register holds.
 """
 
-import hashlib
-import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from isms.audit import trail
-from isms.core import tabular
+from isms.core import importsteps, tabular
 from isms.core.models import Person, Unit
-from isms.core.services import move_status
 
 from . import services
 from .models import Asset, AssetImport
@@ -53,8 +47,6 @@ State = Asset.State
 FileError = tabular.FileError
 ENCODINGS = tabular.ENCODINGS
 TYPE_ERROR = gettext_lazy("只接受 CSV 或 XLSX 格式的財產清冊（.%(ext)s）。")
-# Lines after the first non-blank one searched for a header naming the property number.
-HEADER_SEARCH = 10
 
 # The columns the officer maps; the property number and the name are required.
 FIELDS = (
@@ -217,24 +209,13 @@ STATE_WORDS = {
 }
 
 
-def _table(words: dict, choices) -> dict:
-    out = {}
-    for value, label in choices:
-        out[tabular.compact(str(value))] = value
-        out[tabular.compact(str(label))] = value
-    for value, items in words.items():
-        for word in items:
-            out[tabular.compact(word)] = value
-    return out
-
-
 def kind_table() -> dict:
     """word → kind: the dictionary above and the kinds' own names (in the active language)."""
-    return _table(KIND_WORDS, Kind.choices)
+    return importsteps.word_table(KIND_WORDS, Kind.choices)
 
 
 def state_table() -> dict:
-    return _table(STATE_WORDS, State.choices)
+    return importsteps.word_table(STATE_WORDS, State.choices)
 
 
 def kind_of(word: str, table: dict | None = None) -> str | None:
@@ -289,14 +270,9 @@ def _text(value) -> str:
     return tabular.cell_text(value)
 
 
-def _number(value) -> str:
-    """A property number is a code: full-width digits and letters become half-width."""
-    return unicodedata.normalize("NFKC", tabular.cell_text(value)).strip()
-
-
-def _key(number: str) -> str:
-    """Property numbers are compared without case and without spaces."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", number)).upper()
+# Property numbers are codes: read half-width, compared without case and spaces.
+_key = importsteps.code_key
+_error = importsteps.row_error
 
 
 def _name_key(name: str) -> str:
@@ -349,24 +325,13 @@ class Row:
     state: str | None = None  # the state the file says (None: no word)
 
 
-def _error(line, number, code, **values) -> dict:
-    return {"line": line, "number": number, "code": code, **values}
-
-
 def error_text(error: dict) -> str:
-    template = ROW_ERRORS.get(error.get("code"), ROW_ERRORS["no_number"])
-    values = {k: v for k, v in error.items() if k not in ("line", "code")}
-    if "field" in values:
-        values["field"] = str(FIELD_LABELS.get(values["field"], values["field"]))
-    return str(template) % values
+    return importsteps.error_text(error, ROW_ERRORS, default="no_number", labels=FIELD_LABELS)
 
 
 def read_rows(data: bytes, mapping: dict, encoding: str, directory: Directory):
     """(usable rows by property-number key, errors, number of data rows, every key read)."""
-    columns = {f: (mapping.get("columns") or {}).get(f) for f in FIELDS}
-    for required in REQUIRED:
-        if columns[required] is None:
-            raise FileError(_("請選擇「%(field)s」欄位。") % {"field": FIELD_LABELS[required]})
+    columns = importsteps.chosen_columns(mapping, FIELDS, REQUIRED, FIELD_LABELS)
     default_kind = mapping.get("default_kind") or ""
     kinds, states = kind_table(), state_table()
 
@@ -374,19 +339,11 @@ def read_rows(data: bytes, mapping: dict, encoding: str, directory: Directory):
         return _text(tabular.cell(cells, columns[name]))
 
     parsed: list[Row] = []
-    lines_of: dict[str, list[int]] = {}  # every line of each property number
-    number_on: dict[int, str] = {}
-    errors: list[dict] = []
-    total = 0
-    for line, cells in tabular.data_rows(data, mapping, encoding):
-        total += 1
-        number = _number(tabular.cell(cells, columns["property_number"]))
-        if not number:
-            errors.append(_error(line, "", "no_number"))
-            continue
-        key = _key(number)
-        lines_of.setdefault(key, []).append(line)
-        number_on[line] = number[:60]
+    numbered = importsteps.NumberedRows()
+    errors = numbered.errors
+    for line, cells, number, key in numbered.rows(
+        data, mapping, encoding, columns["property_number"]
+    ):
         row = Row(line=line, number=number, key=key)
         problems = []
         if len(number) > LIMITS["property_number"]:
@@ -445,16 +402,8 @@ def read_rows(data: bytes, mapping: dict, encoding: str, directory: Directory):
             errors.extend(problems)
             continue
         parsed.append(row)
-    # A number twice: every line of it is unusable — which one is right?
-    for lines in lines_of.values():
-        if len(lines) > 1:
-            others = "、".join(str(n) for n in lines)
-            for line in lines:
-                number = number_on[line]
-                errors.append(_error(line, number, "duplicate", value=number, lines=others))
-    rows = {row.key: row for row in parsed if len(lines_of[row.key]) == 1}
-    errors.sort(key=lambda e: e["line"])
-    return rows, errors, total, set(lines_of)
+    rows = numbered.unique(parsed)  # a number twice: every line of it is unusable
+    return rows, errors, numbered.total, set(numbered.lines_of)
 
 
 # Comparing ------------------------------------------------------------------------------------
@@ -582,163 +531,91 @@ def compare(rows: dict, seen: set, mapping: dict) -> tuple[dict, list]:
 
 
 def digest(errors: list, preview: dict, rows: int, mapping: dict) -> str:
-    body = {k: v for k, v in preview.items() if k not in ("digest", "applied")}
     chosen = {"columns": mapping.get("columns"), "default_kind": mapping.get("default_kind", "")}
-    payload = json.dumps([errors, body, rows, chosen], sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(payload.encode()).hexdigest()
+    return importsteps.digest(errors, preview, rows, chosen)
 
 
-def file_data(imp: AssetImport) -> bytes:
-    with imp.file.open("rb") as fh:
-        return fh.read()
+file_data = importsteps.file_data
 
 
 def read_and_compare(imp: AssetImport) -> tuple[list, dict, int]:
     """(errors, preview, rows) of an import as its file and the register stand now."""
     rows, errors, total, seen = read_rows(file_data(imp), imp.mapping, imp.encoding, Directory())
-    if total == 0:
-        raise FileError(_("標題列之後沒有任何資料列。"))
+    importsteps.require_rows(total)
     preview, refused = compare(rows, seen, imp.mapping)
     errors = sorted(errors + refused, key=lambda e: e["line"])
     preview["digest"] = digest(errors, preview, total, imp.mapping)
     return errors, preview, total
 
 
-# The import's steps ---------------------------------------------------------------------------
+# The import's steps (isms/core/importsteps.py) -----------------------------------------------
 def check_file(upload) -> str:
     """The file kind (csv or xlsx) of an upload after the size and content checks."""
     return tabular.check_file(upload, TYPE_ERROR)
 
 
-def _header_line(data: bytes, kind: str, encoding: str, delimiter: str) -> int | None:
-    """The first of the first lines whose cells name a property-number column."""
-    lines = tabular.table(data, kind, encoding, delimiter)
-    try:
-        looked = 0
-        for line, cells in lines:
-            if tabular.blank(cells):
-                continue
-            header = [tabular.cell_text(c) for c in cells]
-            if tabular.guess_columns(header, FIELDS, GUESSES)["property_number"] is not None:
-                return line
-            looked += 1
-            if looked > HEADER_SEARCH:
-                return None
-    finally:
-        lines.close()
-    return None
+def _guess(header: list[str]) -> dict:
+    return tabular.guess_columns(header, FIELDS, GUESSES)
 
 
 def inspect(data: bytes, kind: str, encoding: str = "", header_line: int | None = None) -> dict:
     """The header row (found, or on the line chosen), a few rows and the guessed columns."""
-    mapping = tabular.inspect(data, kind, encoding, header_line, fields=FIELDS, guesses=GUESSES)
-    if header_line is None and mapping["columns"]["property_number"] is None:
-        found = _header_line(data, kind, encoding, mapping["delimiter"])
-        if found is not None and found != mapping["header_line"]:
-            mapping = tabular.inspect(data, kind, encoding, found, fields=FIELDS, guesses=GUESSES)
+    mapping = importsteps.find_header(
+        data, kind, encoding, header_line, guess=_guess, key="property_number"
+    )
     mapping["default_kind"] = ""
     return mapping
 
 
+STEPS = importsteps.ImportSteps(
+    AssetImport,
+    fields=FIELDS,
+    stale=Stale,
+    inspect=inspect,
+    read_and_compare=lambda imp, now: read_and_compare(imp),
+    not_now=gettext_lazy("此清冊目前無法匯入（狀態：%(status)s）。"),
+    bad_rows=gettext_lazy("檔案有 %(n)d 筆無法匯入的資料；請修正後重新上傳，或勾選略過這些資料。"),
+    # The new assets awaiting an A-1 record are for the result page, not the audit trail.
+    audit=lambda counts, skip_bad: {
+        "applied": {k: v for k, v in counts.items() if k != "a1"},
+        "skip_bad": skip_bad,
+    },
+)
+
+
 def save_upload(*, upload, data: bytes, kind: str, actor) -> AssetImport:
     """Store an uploaded list (already checked) with its encoding and header (FileError)."""
-    from django.core.files.base import ContentFile
-
-    encoding = tabular.detect_encoding(data) if kind == "csv" else ""
-    mapping = inspect(data, kind, encoding) if kind == "xlsx" or encoding else {"kind": kind}
-    imp = AssetImport(
-        original_name=(upload.name or "")[:255],
-        encoding=encoding,
-        mapping=mapping,
-        uploaded_by=actor,
-    )
-    imp.file.save("list", ContentFile(data), save=False)
-    with trail.as_actor(actor):
-        imp.save()
-    return imp
+    return STEPS.save_upload(upload=upload, data=data, kind=kind, actor=actor)
 
 
 def reinspect(imp: AssetImport, *, encoding: str, header_line: int | None, actor) -> None:
     """Read the header again in another encoding or from another line (FileError)."""
-    mapping = inspect(file_data(imp), imp.mapping.get("kind", "csv"), encoding, header_line)
-    old = imp.status
-    with transaction.atomic():
-        AssetImport.objects.filter(pk=imp.pk).update(
-            encoding=encoding,
-            mapping=mapping,
-            status=AssetImport.Status.UPLOADED,
-            errors=[],
-            preview={},
-            rows=0,
-        )
-        with trail.as_actor(actor):
-            trail.record_transition(imp, old, AssetImport.Status.UPLOADED, encoding=encoding)
-    imp.refresh_from_db()
+    STEPS.reinspect(imp, encoding=encoding, header_line=header_line, actor=actor)
 
 
 def run(imp: AssetImport, *, columns: dict, default_kind: str = "", actor) -> None:
     """Read every row by the chosen columns, compare, and store the preview (FileError)."""
     if default_kind not in ("", *Kind.values):
         raise ValidationError({"default_kind": _("類別不正確。")})
-    mapping = {
-        **imp.mapping,
-        "columns": {f: columns.get(f) for f in FIELDS},
-        "default_kind": default_kind,
-        "chosen": True,
-    }
-    imp.mapping = mapping
-    errors, preview, total = read_and_compare(imp)
-    old = imp.status
-    with transaction.atomic():
-        AssetImport.objects.filter(pk=imp.pk).update(
-            mapping=mapping,
-            status=AssetImport.Status.READ,
-            rows=total,
-            errors=errors,
-            preview=preview,
-        )
-        with trail.as_actor(actor):
-            trail.record_transition(
-                imp,
-                old,
-                AssetImport.Status.READ,
-                rows=total,
-                bad_rows=len(errors),
-                preview=preview["counts"],
-                columns={f: v for f, v in mapping["columns"].items() if v is not None},
-            )
-    imp.refresh_from_db()
+    STEPS.run(imp, columns=columns, actor=actor, chosen={"default_kind": default_kind})
 
 
 def reopen(imp: AssetImport, *, actor) -> None:
     """Back to the choice of columns (the ones chosen are kept); the preview is dropped."""
-    S = AssetImport.Status
-    move_status(
-        imp, from_states=[S.READ], to=S.UPLOADED, actor=actor, errors=[], preview={}, rows=0
-    )
+    STEPS.reopen(imp, actor=actor)
 
 
 def discard(imp: AssetImport, *, actor) -> bool:
-    S = AssetImport.Status
-    return move_status(imp, from_states=[S.UPLOADED, S.READ], to=S.DISCARDED, actor=actor)
+    return STEPS.discard(imp, actor=actor)
 
 
 # Applying -------------------------------------------------------------------------------------
+# A refusal of the register names the row it is about.
+LINE = gettext_lazy("第 %(line)d 行（財產編號 %(number)s）：%(error)s")
+
+
 def _label(entry: dict, error: ValidationError) -> ValidationError:
-    return ValidationError(
-        [
-            _("第 %(line)d 行（財產編號 %(number)s）：%(error)s")
-            % {"line": entry["line"], "number": entry["number"], "error": message}
-            for message in error.messages
-        ]
-    )
-
-
-def _save(asset: Asset, entry: dict, actor) -> Asset:
-    try:
-        return services.save_asset(asset, actor=actor)
-    except ValidationError as error:
-        raise _label(entry, error) from None
+    return importsteps.label(error, LINE, line=entry["line"], number=entry["number"])
 
 
 def apply(imp: AssetImport, *, actor, digest_seen: str, skip_bad: bool = False, now=None) -> dict:
@@ -747,52 +624,14 @@ def apply(imp: AssetImport, *, actor, digest_seen: str, skip_bad: bool = False, 
     Raises ValidationError (nothing changed) or Stale (the preview was made again and
     stored; the officer must look at it again). Returns the counts of what was done.
     """
-    now = now or timezone.now()
-    try:
-        with transaction.atomic():
-            locked = AssetImport.objects.select_for_update().get(pk=imp.pk)
-            if locked.status != AssetImport.Status.READ:
-                raise ValidationError(
-                    _("此清冊目前無法匯入（狀態：%(status)s）。")
-                    % {"status": locked.get_status_display()}
-                )
-            if str(digest_seen or "") != locked.preview.get("digest"):
-                raise Stale()
-            errors, preview, total = read_and_compare(locked)
-            if preview["digest"] != locked.preview.get("digest"):
-                raise Stale((errors, preview, total))
-            if errors and not skip_bad:
-                raise ValidationError(
-                    _("檔案有 %(n)d 筆無法匯入的資料；請修正後重新上傳，或勾選略過這些資料。")
-                    % {"n": len(errors)}
-                )
-            counts = _apply(locked, preview["groups"], actor)
-            counts["skipped_rows"] = len(errors)
-            preview["applied"] = counts
-            AssetImport.objects.filter(pk=imp.pk).update(
-                status=AssetImport.Status.APPLIED,
-                applied_by=actor,
-                applied_at=now,
-                preview=preview,
-            )
-            with trail.as_actor(actor):
-                trail.record_transition(
-                    locked,
-                    AssetImport.Status.READ,
-                    AssetImport.Status.APPLIED,
-                    applied={k: v for k, v in counts.items() if k != "a1"},
-                    skip_bad=bool(skip_bad),
-                )
-    except Stale as stale:
-        if stale.args:
-            errors, preview, total = stale.args[0]
-            AssetImport.objects.filter(pk=imp.pk, status=AssetImport.Status.READ).update(
-                errors=errors, preview=preview, rows=total
-            )
-        imp.refresh_from_db()
-        raise Stale() from None
-    imp.refresh_from_db()
-    return counts
+    return STEPS.apply(
+        imp,
+        actor=actor,
+        digest_seen=digest_seen,
+        skip_bad=skip_bad,
+        now=now,
+        body=lambda locked, preview: _apply(locked, preview["groups"], actor),
+    )
 
 
 def _apply(imp: AssetImport, groups: dict, actor) -> dict:
@@ -826,15 +665,10 @@ def _apply(imp: AssetImport, groups: dict, actor) -> dict:
         )
         new_assets.append(asset)
         entries[asset.property_number] = entry
-    try:
-        # One bulk write each for the added and the updated assets, one audit entry per
-        # asset (5,000 rows: seconds, not a minute holding the database).
+    # One bulk write each for the added and the updated assets, one audit entry per asset
+    # (5,000 rows: seconds, not a minute holding the database).
+    with importsteps.refusals_by_line(entries, LINE, record="asset", number="property_number"):
         services.import_assets(new_assets, updates, actor=actor)
-    except ValidationError as error:
-        entry = entries.get(getattr(getattr(error, "asset", None), "property_number", None))
-        if entry is None:
-            raise
-        raise _label(entry, error) from None
     counts["updated"] = sum(1 for _asset, values in updates if values)
     counts["added"] = len(new_assets)
     counts["a1"] = [

@@ -19,8 +19,6 @@ reader's language.
 """
 
 import datetime as dt
-import hashlib
-import json
 import logging
 import re
 import unicodedata
@@ -35,9 +33,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from isms.audit import trail
-from isms.core import jobs, progress, roc, tabular
+from isms.core import importsteps, jobs, progress, roc, tabular
 from isms.core.models import Person
-from isms.core.services import move_status
 
 from . import services
 from .models import Account, AccountImport, OffboardingTask
@@ -292,8 +289,7 @@ def _error(line, account, code, **values) -> dict:
 
 
 def error_text(error: dict) -> str:
-    template = ROW_ERRORS.get(error.get("code"), ROW_ERRORS["no_account"])
-    return str(template) % {k: v for k, v in error.items() if k not in ("line", "code")}
+    return importsteps.error_text(error, ROW_ERRORS, default="no_account")
 
 
 def read_rows(data: bytes, mapping: dict, encoding: str = ""):
@@ -585,18 +581,13 @@ def _on_a4(today: dt.date) -> tuple[set, bool]:
 
 
 def digest(errors: list, differences: dict, rows: int) -> str:
-    body = {k: v for k, v in differences.items() if k not in ("digest", "applied")}
-    payload = json.dumps([errors, body, rows], sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(payload.encode()).hexdigest()
+    return importsteps.digest(errors, differences, rows)
 
 
 def read_and_compare(imp: AccountImport, now=None):
     """(errors, differences, rows) of an import as its file and the register stand now."""
-    with imp.file.open("rb") as fh:
-        data = fh.read()
-    rows, errors, bad_keys, total = read_rows(data, imp.mapping, imp.encoding)
-    if total == 0:
-        raise FileError(_("標題列之後沒有任何資料列。"))
+    rows, errors, bad_keys, total = read_rows(file_data(imp), imp.mapping, imp.encoding)
+    importsteps.require_rows(total)
     differences = compare(
         imp.system, rows, bad_keys, imp.mapping.get("columns", {}), imp.unused_days, now=now
     )
@@ -605,89 +596,46 @@ def read_and_compare(imp: AccountImport, now=None):
     return errors, differences, total
 
 
+file_data = importsteps.file_data
+
+STEPS = importsteps.ImportSteps(
+    AccountImport,
+    fields=FIELDS,
+    stale=Stale,
+    inspect=inspect,
+    read_and_compare=lambda imp, now: read_and_compare(imp, now=now),
+    not_now=gettext_lazy("此清單目前無法套用（狀態：%(status)s）。"),
+    bad_rows=gettext_lazy("檔案有 %(n)d 筆無法讀取的資料；請修正後重新上傳，或勾選略過這些資料。"),
+    result="differences",
+    read_values={"progress": 100},
+    audit=lambda counts, skip_bad: {"applied": counts},
+)
+
+
 def save_upload(*, system, upload, data: bytes, kind: str, unused_days: int, actor):
     """Store an uploaded list (already checked) with its encoding and header (FileError)."""
-    from django.core.files.base import ContentFile
-
-    encoding = detect_encoding(data) if kind == "csv" else ""
-    mapping = inspect(data, kind, encoding) if kind == "xlsx" or encoding else {"kind": kind}
-    imp = AccountImport(
-        system=system,
-        original_name=(upload.name or "")[:255],
-        encoding=encoding,
-        mapping=mapping,
-        unused_days=unused_days,
-        uploaded_by=actor,
+    return STEPS.save_upload(
+        upload=upload, data=data, kind=kind, actor=actor, system=system, unused_days=unused_days
     )
-    imp.file.save("list", ContentFile(data), save=False)
-    with trail.as_actor(actor):
-        imp.save()
-    return imp
-
-
-def file_data(imp: AccountImport) -> bytes:
-    with imp.file.open("rb") as fh:
-        return fh.read()
 
 
 def reinspect(imp: AccountImport, *, encoding: str, header_line: int | None, actor) -> None:
     """Read the header again in another encoding or from another line (FileError)."""
-    mapping = inspect(file_data(imp), imp.mapping.get("kind", "csv"), encoding, header_line)
-    old = imp.status
-    with transaction.atomic():
-        AccountImport.objects.filter(pk=imp.pk).update(
-            encoding=encoding,
-            mapping=mapping,
-            status=AccountImport.Status.UPLOADED,
-            errors=[],
-            differences={},
-            rows=0,
-        )
-        with trail.as_actor(actor):
-            trail.record_transition(imp, old, AccountImport.Status.UPLOADED, encoding=encoding)
-    imp.refresh_from_db()
+    STEPS.reinspect(imp, encoding=encoding, header_line=header_line, actor=actor)
 
 
 def run(imp: AccountImport, *, columns: dict, unused_days: int, actor, now=None) -> None:
     """Read every row by the chosen columns, compare, and store the result (FileError)."""
-    mapping = {**imp.mapping, "columns": {f: columns.get(f) for f in FIELDS}, "chosen": True}
-    imp.mapping, imp.unused_days = mapping, unused_days
-    errors, differences, total = read_and_compare(imp, now=now)
-    old = imp.status
-    with transaction.atomic():
-        AccountImport.objects.filter(pk=imp.pk).update(
-            mapping=mapping,
-            unused_days=unused_days,
-            status=AccountImport.Status.READ,
-            progress=100,
-            rows=total,
-            errors=errors,
-            differences=differences,
-        )
-        with trail.as_actor(actor):
-            trail.record_transition(
-                imp,
-                old,
-                AccountImport.Status.READ,
-                rows=total,
-                bad_rows=len(errors),
-                differences=differences["counts"],
-                columns={f: v for f, v in mapping["columns"].items() if v is not None},
-            )
-    imp.refresh_from_db()
+    STEPS.run(imp, columns=columns, actor=actor, now=now, values={"unused_days": unused_days})
 
 
 def reopen(imp: AccountImport, *, actor) -> None:
     """Back to the choice of columns (the ones chosen are kept); the result is dropped."""
-    S = AccountImport.Status
-    move_status(
-        imp, from_states=[S.READ], to=S.UPLOADED, actor=actor, errors=[], differences={}, rows=0
-    )
+    STEPS.reopen(imp, actor=actor)
 
 
 def discard(imp: AccountImport, *, actor) -> bool:
-    S = AccountImport.Status
-    return move_status(imp, from_states=[S.UPLOADED, S.READ], to=S.DISCARDED, actor=actor)
+    return STEPS.discard(imp, actor=actor)
 
 
 # Applying -------------------------------------------------------------------------------------
@@ -703,10 +651,7 @@ APPLY_GROUPS = ("new", "gone", "status", "updates")
 
 
 def _label(username: str, error: ValidationError) -> ValidationError:
-    messages = [m for m in error.messages]
-    return ValidationError(
-        [_("帳號「%(name)s」：%(error)s") % {"name": username, "error": m} for m in messages]
-    )
+    return importsteps.label(error, _("帳號「%(name)s」：%(error)s"), name=username)
 
 
 def change_count(differences: dict) -> int:
@@ -731,23 +676,6 @@ def _options(digest_seen, skip_bad=False, skip_new=(), unmatched_kind="", adopt=
     }
 
 
-def _check(locked: AccountImport, options: dict, status: str) -> None:
-    if locked.status != status:
-        raise ValidationError(
-            _("此清單目前無法套用（狀態：%(status)s）。") % {"status": locked.get_status_display()}
-        )
-    if options["digest_seen"] != locked.differences.get("digest"):
-        raise Stale()
-
-
-def _refuse_bad_rows(errors: list, options: dict) -> None:
-    if errors and not options["skip_bad"]:
-        raise ValidationError(
-            _("檔案有 %(n)d 筆無法讀取的資料；請修正後重新上傳，或勾選略過這些資料。")
-            % {"n": len(errors)}
-        )
-
-
 def request_apply(imp: AccountImport, *, actor, now=None, **choices) -> dict | None:
     """Apply now and return the counts, or (many changes) queue it for the worker: None.
 
@@ -759,8 +687,8 @@ def request_apply(imp: AccountImport, *, actor, now=None, **choices) -> dict | N
         return apply(imp, actor=actor, now=now, **options)
     with transaction.atomic():
         locked = AccountImport.objects.select_for_update().get(pk=imp.pk)
-        _check(locked, options, AccountImport.Status.READ)
-        _refuse_bad_rows(locked.errors, options)
+        STEPS.check(locked, digest_seen=options["digest_seen"], status=AccountImport.Status.READ)
+        STEPS.refuse_bad_rows(locked.errors, options["skip_bad"])
         AccountImport.objects.filter(pk=imp.pk).update(
             status=AccountImport.Status.QUEUED,
             apply_options=options,
@@ -807,53 +735,37 @@ def apply(
     tracker = tracker or progress.SILENT
     note = _("帳號清單比對（%(file)s，匯入 #%(pk)d）") % {"file": imp.original_name, "pk": imp.pk}
     expected = AccountImport.Status.APPLYING if worker_id else AccountImport.Status.READ
-    try:
-        with services.deferred_refresh(), transaction.atomic():
-            locked = AccountImport.objects.select_for_update().get(pk=imp.pk)
-            if worker_id and locked.claimed_by != worker_id[:100]:
-                raise progress.Cancelled("the claim was lost")
-            _check(locked, options, expected)
-            tracker.begin(_("讀取並比對清單"))
-            errors, differences, total = read_and_compare(locked, now=now)
-            if differences["digest"] != locked.differences.get("digest"):
-                raise Stale((errors, differences, total))
-            _refuse_bad_rows(errors, options)
-            counts = _apply(
-                locked,
-                differences["groups"],
-                actor,
-                note,
-                today,
-                skip_new=set(options["skip_new"]),
-                unmatched_kind=options["unmatched_kind"],
-                adopt=set(options["adopt"]),
-                tracker=tracker,
-            )
-            counts["skipped_rows"] = len(errors)
-            differences["applied"] = counts
-            AccountImport.objects.filter(pk=imp.pk).update(
-                status=AccountImport.Status.APPLIED,
-                applied_by=actor,
-                applied_at=now,
-                differences=differences,
-                apply_options=options,
-                apply_error="",
-                progress=100,
-            )
-            with trail.as_actor(actor):
-                trail.record_transition(
-                    locked, expected, AccountImport.Status.APPLIED, applied=counts
-                )
-    except Stale as stale:
-        if stale.args:
-            errors, differences, total = stale.args[0]
-            AccountImport.objects.filter(pk=imp.pk, status=expected).update(
-                errors=errors, differences=differences, rows=total
-            )
-        imp.refresh_from_db()
-        raise Stale() from None
-    imp.refresh_from_db()
-    return counts
+
+    def claimed(locked):
+        if worker_id and locked.claimed_by != worker_id[:100]:
+            raise progress.Cancelled("the claim was lost")
+
+    def body(locked, differences):
+        return _apply(
+            locked,
+            differences["groups"],
+            actor,
+            note,
+            today,
+            skip_new=set(options["skip_new"]),
+            unmatched_kind=options["unmatched_kind"],
+            adopt=set(options["adopt"]),
+            tracker=tracker,
+        )
+
+    return STEPS.apply(
+        imp,
+        actor=actor,
+        digest_seen=options["digest_seen"],
+        skip_bad=options["skip_bad"],
+        now=now,
+        body=body,
+        status=expected,
+        claimed=claimed,
+        checked=lambda locked: tracker.begin(_("讀取並比對清單")),
+        values={"apply_options": options, "apply_error": "", "progress": 100},
+        around=services.deferred_refresh,
+    )
 
 
 # The worker's side: claim a queued apply, run it, release it --------------------------------
