@@ -113,6 +113,10 @@ def main(argv=None):
     (HERE / "results.json").write_text(json.dumps(results, ensure_ascii=False, indent=2))
     print(f"\nwritten to {HERE / 'results.json'}")
     failed = [r["name"] for r in results["rows"] if r.get("ok") is False]
+    if not results["operations"]["duties"]["ok"]:
+        failed.append("operations duties evaluation")
+    if not results["operations"]["self_backup"]["verified"]:
+        failed.append("isms restore --verify of the bench database")
     if failed:
         print("targets missed: " + ", ".join(failed))
     return 0
@@ -287,6 +291,10 @@ def run(args):
     from bench import assets
 
     assets.bench(page, api, django_engine)
+    # Operations: 50 backup plans × five years of daily runs (issue 7).
+    from bench import operations
+
+    operations_result = operations.bench(page, api, django_engine)
     reconcile_result = None
     try:
         from bench import reconcile
@@ -335,6 +343,7 @@ def run(args):
             "all_modules_refresh_queries": all_queries.count,
         },
         "binder": binder_result,
+        "operations": operations_result,
         "reconcile": reconcile_result,
         "audit_verify_seconds": round(verify_s, 2),
         "audit_verify_ok": result.ok and verify_s < 10,
@@ -425,6 +434,19 @@ def report(results):
     )
     if results.get("reconcile"):
         print(f"reconciliation: {results['reconcile']}")
+    o = results["operations"]
+    d = o["duties"]
+    print(
+        f"operations: {o['runs']} backup runs; the operations duties' evaluation p50 "
+        f"{d['p50_ms']} ms, p95 {d['p95_ms']} ms ({d['queries']} queries; target p95 <= "
+        f"200 ms) {'ok' if d['ok'] else 'MISSED'}"
+    )
+    sb = o["self_backup"]
+    print(
+        f"isms backup of the bench database: {sb['archive_mb']} MB in {sb['backup_seconds']} s; "
+        f"isms restore --verify {sb['verify_seconds']} s "
+        f"({'passed' if sb['verified'] else 'FAILED: ' + '; '.join(sb['problems'])})"
+    )
     b = results["binder"]
     print(
         f"evidence binder, {b['days']} days: built in {b['seconds']} s ({b['status']}, "

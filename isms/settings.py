@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "isms.incidents",
     "isms.identity",
     "isms.assets",
+    "isms.operations",
 ]
 
 MIDDLEWARE = [
@@ -227,6 +228,13 @@ ISMS_MOVEMENT_MAX_DAYS = env_int("ISMS_MOVEMENT_MAX_DAYS", 180)
 # A-1 (3.5): a decommissioning or reuse record is reviewed by the supervisor within this
 # many days of its execution.
 ISMS_ASSET_DISPOSAL_REVIEW_DAYS = env_int("ISMS_ASSET_DISPOSAL_REVIEW_DAYS", 14)
+# Operations (2.5.2): a server's clock further off than this (milliseconds) is flagged.
+ISMS_TIME_OFFSET_MS = env_int("ISMS_TIME_OFFSET_MS", 1000)
+# 2.5.1: a work-log entry is reviewed by the supervisor within this many days.
+ISMS_WORKLOG_REVIEW_DAYS = env_int("ISMS_WORKLOG_REVIEW_DAYS", 14)
+# 2.4.1: how much of a backup run's log is kept (its end), and where `isms backup` writes.
+ISMS_BACKUP_LOG_CHARS = env_int("ISMS_BACKUP_LOG_CHARS", 20_000)
+ISMS_BACKUP_DIR = Path(os.environ.get("ISMS_BACKUP_DIR", DATA_DIR / "backups"))
 # The regulation's yearly incident-response drill as a duty; 0 turns it off.
 ISMS_INCIDENT_DRILL = env_bool("ISMS_INCIDENT_DRILL", True)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

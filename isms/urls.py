@@ -17,6 +17,7 @@ from isms.identity import views_requests as identity_requests
 from isms.incidents import api as incidents_api
 from isms.incidents import views as incidents_views
 from isms.notifications.views import NotificationRegister
+from isms.operations import urls as operations_urls
 
 router.register_register(core_views.PersonRegister, "people")
 router.register_register(core_views.UnitRegister, "units")
@@ -36,7 +37,7 @@ router.register_register(identity_views.SystemRegister, "systems")
 router.register_register(identity_views.AccountRegister, "accounts")
 router.register_register(identity_views.OffboardingTaskRegister, "offboarding-tasks")
 router.register_register(identity_requests.AccountRequestRegister, "account-requests")
-for _module in assets_urls.MODULES:
+for _module in (*assets_urls.MODULES, *operations_urls.MODULES):
     for _register, _prefix in _module.API_ROUTES:
         router.register_register(_register, _prefix)
 
@@ -62,6 +63,7 @@ urlpatterns = [
     path("incidents/", include("isms.incidents.urls")),
     path("identity/", include("isms.identity.urls")),
     path("assets/", include("isms.assets.urls")),
+    path("operations/", include("isms.operations.urls")),
     path("api/password-check/", core_api.PasswordCheckView.as_view(), name="api-password-check"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -9,7 +9,7 @@ import io
 
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.db import transaction
 from django.http import Http404, HttpResponse, StreamingHttpResponse
@@ -25,7 +25,7 @@ from isms.audit.models import AuditEntry
 
 from . import services
 from .access import can, restrict
-from .forms import VoidForm
+from .forms import VoidForm, add_service_errors
 
 
 class ProtectedView(View):
@@ -276,10 +276,15 @@ class FormPage(RegisterView):
     def post(self, request, pk=None):
         form = self.make_form(self.get_instance(), request.POST, request.FILES)
         if form.is_valid():
-            with transaction.atomic():
-                obj = form.save()
-            messages.success(request, _("已儲存「%(obj)s」。") % {"obj": obj})
-            return redirect(obj.get_absolute_url())
+            try:
+                with transaction.atomic():
+                    obj = form.save()
+            except ValidationError as error:
+                # A form saving through a service: a rule broken meanwhile, shown, not a 500.
+                add_service_errors(form, error)
+            else:
+                messages.success(request, _("已儲存「%(obj)s」。") % {"obj": obj})
+                return redirect(obj.get_absolute_url())
         ctx = self.context(form=form, object=form.instance)
         return render(request, self.template_name, ctx, status=400)
 
