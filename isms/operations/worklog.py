@@ -269,7 +269,7 @@ def entry_review(entry: WorkLogEntry, *, actor, note: str = "", now=None) -> Wor
     if not may_review(actor):
         raise PermissionDenied
     entry = (
-        WorkLogEntry.objects.select_for_update()
+        WorkLogEntry.objects.select_for_update(of=("self",))  # PostgreSQL: not the outer join
         .select_related("administrator__person")
         .get(pk=entry.pk)
     )
