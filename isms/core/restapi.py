@@ -159,6 +159,14 @@ class VoidSerializer(serializers.Serializer):
     reason = serializers.CharField(min_length=2, max_length=1000)
 
 
+class ReviewSerializer(serializers.Serializer):
+    """The body of a supervisor's review action (主管覆核): an optional note."""
+
+    note = serializers.CharField(
+        label=gettext_lazy("覆核意見"), required=False, allow_blank=True, max_length=1000
+    )
+
+
 MATRIX_ACTIONS = {
     "list": "view",
     "retrieve": "view",

@@ -50,7 +50,13 @@ from isms.core.forms import ModelForm, add_service_errors
 from isms.core.generic import AddPage, DetailPage, EditPage
 from isms.core.models import ApiToken
 from isms.core.registers import Column, Register, as_text
-from isms.core.restapi import ModelSerializer, RegisterViewSet, iso_moment, service_errors
+from isms.core.restapi import (
+    ModelSerializer,
+    RegisterViewSet,
+    ReviewSerializer,
+    iso_moment,
+    service_errors,
+)
 from isms.core.roles import MANAGERS, SUPERVISOR, SYSADMIN
 from isms.identity.models import InformationSystem
 
@@ -1206,12 +1212,6 @@ class RestoreTestSerializer(ModelSerializer):
         for name, value in validated_data.items():
             setattr(instance, name, value)
         return self._save(instance)
-
-
-class ReviewSerializer(serializers.Serializer):
-    note = serializers.CharField(
-        label=gettext_lazy("覆核意見"), required=False, allow_blank=True, max_length=1000
-    )
 
 
 class RestoreTestViewSet(RegisterViewSet):

@@ -32,7 +32,7 @@ from isms.core.forms import ModelForm, add_service_errors
 from isms.core.generic import DetailPage, ListPage, RegisterView
 from isms.core.models import SchoolProfile
 from isms.core.registers import Column, Register, as_text
-from isms.core.restapi import ModelSerializer, RegisterViewSet, service_errors
+from isms.core.restapi import ModelSerializer, RegisterViewSet, ReviewSerializer, service_errors
 from isms.core.roles import MANAGERS, SUPERVISOR, SYSADMIN
 from isms.identity.models import InformationSystem
 
@@ -256,12 +256,6 @@ class WorkLogEntrySerializer(ModelSerializer):
         return self._save(instance)
 
 
-class WorkLogReviewSerializer(serializers.Serializer):
-    note = serializers.CharField(
-        label=gettext_lazy("覆核意見"), required=False, allow_blank=True, max_length=1000
-    )
-
-
 class WorkLogEntryViewSet(RegisterViewSet):
     """The work log; ``review`` is the supervisor's 主管覆核 (REVIEW_ACCESS)."""
 
@@ -271,11 +265,11 @@ class WorkLogEntryViewSet(RegisterViewSet):
             return REVIEW_ACCESS
         return self.register.access
 
-    @extend_schema(request=WorkLogReviewSerializer, responses={200: WorkLogEntrySerializer})
+    @extend_schema(request=ReviewSerializer, responses={200: WorkLogEntrySerializer})
     @action(detail=True, methods=["post"])
     def review(self, request, pk=None):
         entry = self.get_object()
-        data = WorkLogReviewSerializer(data=request.data)
+        data = ReviewSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
             entry = worklog.entry_review(
