@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy
 from isms.core.access import Access
 from isms.core.filters import FilterSet, ROCDateFilter
 from isms.core.forms import add_service_errors
-from isms.core.generic import DetailPage, ProtectedView, RegisterView
+from isms.core.generic import DetailAction, DetailPage, ProtectedView, RegisterView
 from isms.core.models import SchoolProfile
 from isms.core.registers import Column, Register, as_text
 from isms.core.restapi import ModelSerializer
@@ -302,32 +302,18 @@ class RecordDetail(DetailPage):
         )
 
 
-class ReviewView(RecordDetail):
+class ReviewView(DetailAction, RecordDetail):
     """主管覆核: a refused review shows the record again with the reason (400)."""
 
     access = REVIEW_ACCESS
-    action = "change"
+    form_class = forms.ReviewForm
+    form_context = "review_form"
 
-    def get(self, request, pk, **kwargs):
-        if kwargs:  # the record's page again, after a refused review
-            return super().get(request, pk, **kwargs)
-        return redirect(self.get_object("view").get_absolute_url())
+    def perform(self, record, form, user):
+        commissioning.record_review(record, actor=user, note=form.cleaned_data["note"])
 
-    def post(self, request, pk):
-        record = self.get_object("view")
-        form = forms.ReviewForm(request.POST)
-        if form.is_valid():
-            try:
-                commissioning.record_review(
-                    record, actor=request.user, note=form.cleaned_data["note"]
-                )
-            except ValidationError as error:
-                add_service_errors(form, error)
-        if form.errors:
-            return self.get(request, pk, status=400, review_form=form)
-        record.refresh_from_db()
-        messages.success(request, _("已覆核「%(record)s」。") % {"record": record})
-        return redirect(record.get_absolute_url())
+    def success_message(self, record):
+        return _("已覆核「%(record)s」。") % {"record": record}
 
 
 CommissioningRecordRegister.add_view = RecordAdd

@@ -186,10 +186,23 @@ def reminder_text(obligation, state) -> tuple[str, str]:
 def run_jobs(now) -> None:
     """The modules' periodic jobs (registry.register_job); one failing does not stop others."""
     for name, job in sorted(registry.JOBS.items()):
-        try:
-            job(now)
-        except Exception:
-            logger.exception("job %s failed", name)
+        _run_job(name, job, now)
+
+
+def run_frequent_jobs(now) -> None:
+    """The jobs with their own interval: each runs when its interval has passed since it
+    last ran in any worker (a cache key per job, taken with ``add``)."""
+    for name, every in sorted(registry.JOB_INTERVALS.items()):
+        job = registry.JOBS.get(name)
+        if job is not None and cache.add(f"isms:job:{name}", now.isoformat(), every):
+            _run_job(name, job, now)
+
+
+def _run_job(name, job, now) -> None:
+    try:
+        job(now)
+    except Exception:
+        logger.exception("job %s failed", name)
 
 
 def run_due(now: dt.datetime | None = None, limit: int = 500) -> int:
@@ -208,6 +221,7 @@ def run_due(now: dt.datetime | None = None, limit: int = 500) -> int:
     now = now or timezone.now()
     # Evidence recorded outside the services that refresh their obligation is picked up
     # by a full refresh every few minutes, by whichever worker gets there first.
+    run_frequent_jobs(now)
     if cache.add("isms:compliance:refreshed", now.isoformat(), FULL_REFRESH_SECONDS):
         run_jobs(now)
         refresh(now=now)

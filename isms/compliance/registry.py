@@ -177,9 +177,18 @@ def records() -> list[Records]:
 # Periodic jobs of the modules ------------------------------------------------------------
 # A module that must act on the passing of time (open the removal tasks of people whose
 # leave date has come) registers ``job(now)`` here; the worker runs every job with its
-# full refresh (every few minutes, one worker at a time).
+# full refresh (every few minutes, one worker at a time). A job that must run more often
+# (a sensor silent for N minutes) names its interval in seconds: ``every=60``; it then
+# runs at most that often, whichever worker's pass comes first.
 JOBS: dict[str, Callable] = {}
+JOB_INTERVALS: dict[str, int] = {}
 
 
-def register_job(name: str, job: Callable) -> None:
+def register_job(name: str, job: Callable, every: int | None = None) -> None:
+    if every is not None and every < 1:
+        raise ValueError(f"job {name}: every must be at least one second")
     JOBS[name] = job
+    if every is not None:
+        JOB_INTERVALS[name] = every
+    else:
+        JOB_INTERVALS.pop(name, None)

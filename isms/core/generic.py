@@ -16,6 +16,7 @@ from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views import View
@@ -67,9 +68,13 @@ class RegisterView(ProtectedView):
             "register": reg,
             "opts": reg.model._meta,
             "clause": reg.clause,
-            "can_add": reg.form_class is not None and can(user, "add", reg.access),
-            "can_change": reg.form_class is not None and can(user, "change", reg.access),
-            "can_void": reg.voidable() and can(user, "void", reg.access),
+            "can_add": reg.form_class is not None
+            and reg.has_page("add")
+            and can(user, "add", reg.access),
+            "can_change": reg.form_class is not None
+            and reg.has_page("edit")
+            and can(user, "change", reg.access),
+            "can_void": reg.voidable() and reg.has_page("void") and can(user, "void", reg.access),
             "can_delete": reg.deletable and can(user, "delete", reg.access),
             "can_export": can(user, "export", reg.access),
             "url": {v: reg.url_name(v) for v in VIEW_NAMES},
@@ -98,6 +103,26 @@ def filtered(view):
     return qs, filterset, sort
 
 
+class CappedPaginator(Paginator):
+    """Counts at most ``cap`` rows (``SELECT COUNT(*) FROM (… LIMIT cap + 1)``): a long
+    log's page does not scan every row for a total nobody reads."""
+
+    def __init__(self, object_list, per_page, cap: int | None = None):
+        super().__init__(object_list, per_page)
+        self.cap = cap
+        self.capped = False
+
+    @cached_property
+    def count(self):
+        if self.cap is None:
+            return super().count
+        total = self.object_list.order_by()[: self.cap + 1].count()
+        if total > self.cap:
+            self.capped = True
+            return self.cap
+        return total
+
+
 class ListPage(RegisterView):
     template_name = "generic/list.html"
 
@@ -108,7 +133,7 @@ class ListPage(RegisterView):
     def get(self, request):
         reg = self.register
         qs, filterset, sort = filtered(self)
-        paginator = Paginator(qs, reg.paginate_by)
+        paginator = CappedPaginator(qs, reg.paginate_by, reg.count_cap)
         try:
             page = paginator.page(request.GET.get("page") or 1)
         except (EmptyPage, PageNotAnInteger):
@@ -257,6 +282,43 @@ class DetailPage(RegisterView):
         return render(request, [template, "generic/detail.html"], ctx, status=status)
 
 
+class DetailAction:
+    """A form posted from a record's page (a review, a resolution, an exit), put before the
+    record's ``DetailPage`` in the bases: a valid form is handed to ``perform`` (the
+    module's service); a refusal shows the record's page again with the form (as
+    ``form_context``) and its errors, 400; success goes back to the record's page with
+    ``success_message``. A plain GET goes to the record's page."""
+
+    action = "change"
+    form_class = None
+    form_context = "action_form"
+
+    def perform(self, obj, form, user) -> None:
+        raise NotImplementedError
+
+    def success_message(self, obj) -> str:
+        raise NotImplementedError
+
+    def get(self, request, pk, **kwargs):
+        if kwargs:  # the record's page again, after a refusal
+            return super().get(request, pk, **kwargs)
+        return redirect(self.get_object("view").get_absolute_url())
+
+    def post(self, request, pk):
+        obj = self.get_object("view")
+        form = self.form_class(request.POST)
+        if form.is_valid():
+            try:
+                self.perform(obj, form, request.user)
+            except ValidationError as error:
+                add_service_errors(form, error)
+        if form.errors:
+            return self.get(request, pk, status=400, **{self.form_context: form})
+        obj.refresh_from_db()
+        messages.success(request, self.success_message(obj))
+        return redirect(obj.get_absolute_url())
+
+
 class FormPage(RegisterView):
     template_name = "generic/form.html"
 
@@ -313,9 +375,15 @@ class VoidPage(RegisterView):
         elif error := self.register.void_error(obj):
             form.add_error(None, error)
         if form.is_valid() and obj.voided_at is None:
-            services.record_void(obj, actor=request.user, reason=form.cleaned_data["reason"])
-            messages.success(request, _("已作廢「%(obj)s」。") % {"obj": obj})
-            return redirect(obj.get_absolute_url())
+            try:
+                self.register.void_record(
+                    obj, actor=request.user, reason=form.cleaned_data["reason"]
+                )
+            except ValidationError as error:
+                add_service_errors(form, error)
+            else:
+                messages.success(request, _("已作廢「%(obj)s」。") % {"obj": obj})
+                return redirect(obj.get_absolute_url())
         ctx = self.context(object=obj, form=form)
         return render(request, self.template_name, ctx, status=400)
 

@@ -29,6 +29,8 @@ from . import roc
 from .access import Access
 
 REGISTRY: dict[str, type["Register"]] = {}
+# Register → the names of the pages it serves (``Register.has_page``).
+_PAGES: dict = {}
 # Menu entries of pages that are not registers: (group, label, url name, Access).
 NAV_LINKS: list[tuple] = []
 
@@ -105,6 +107,9 @@ class Register:
     prefetch_related: tuple[str, ...] = ()
     ordering: tuple[str, ...] = ("-pk",)
     paginate_by = 50
+    # A log that grows without end (readings every minute) counts its rows only up to this
+    # many: the page says 「超過 N 筆」 and pages through the first N (filters narrow it).
+    count_cap: int | None = None
     deletable = False
     attachments = True
     history = True
@@ -142,6 +147,15 @@ class Register:
     def void_error(cls, obj) -> str | None:
         """Why this record cannot be voided now (a module's rule), or None."""
         return None
+
+    @classmethod
+    def void_record(cls, obj, *, actor, reason: str):
+        """Void the record (the void page and ``POST …/void/`` call this). A module whose
+        voiding does more (closes what depends on the record, refreshes a duty) overrides
+        it with its service; a ``ValidationError`` is shown on the form or answered 400."""
+        from .services import record_void
+
+        return record_void(obj, actor=actor, reason=reason)
 
     # data ----------------------------------------------------------------
     @classmethod
@@ -231,3 +245,12 @@ class Register:
         from .generic import register_urls
 
         return register_urls(cls)
+
+    @classmethod
+    def has_page(cls, view: str) -> bool:
+        """Whether the register serves this page (a register may leave out its edit or
+        add page: a reading is never edited)."""
+        names = _PAGES.get(cls)
+        if names is None:
+            names = _PAGES[cls] = frozenset(p.name for p in cls.urls())
+        return f"{cls.prefix()}_{view}" in names

@@ -2,6 +2,7 @@
 
 import datetime as dt
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models, transaction
 from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404
@@ -17,7 +18,6 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
-from . import services
 from .access import restrict
 
 
@@ -221,7 +221,11 @@ class RegisterViewSet(viewsets.ModelViewSet):
             raise ValidationError({"non_field_errors": [_("此筆資料已作廢。")]})
         if error := self.register.void_error(obj):
             raise ValidationError({"non_field_errors": [error]})
-        services.record_void(obj, actor=request.user, reason=data.validated_data["reason"])
+        try:
+            self.register.void_record(obj, actor=request.user, reason=data.validated_data["reason"])
+        except DjangoValidationError as error:
+            raise service_errors(error) from None
+        obj.refresh_from_db()
         return Response(self.get_serializer(obj).data, status=status.HTTP_200_OK)
 
 

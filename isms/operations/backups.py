@@ -23,7 +23,6 @@ citing the clause; nothing saved) and takes the acting person for the audit trai
 """
 
 import datetime as dt
-import secrets
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -33,11 +32,11 @@ from django.db.models import Max
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from isms.assets.models import Asset
 from isms.audit import trail
-from isms.audit.signals import SECRET_MARK
-from isms.core import roc
+from isms.core import devicekeys, roc
 from isms.core.access import has_role, user_roles
 from isms.core.roles import SUPERVISOR, SYSADMIN
 from isms.identity.models import InformationSystem
@@ -225,31 +224,19 @@ def save_plan(plan: BackupPlan, *, actor) -> BackupPlan:
     return plan
 
 
-def _set_key(plan: BackupPlan, actor, prefix: str, digest: str, created) -> None:
-    """Write the key columns and one audit entry that never shows the hash.
-
-    A ``QuerySet.update`` (no signal): the trail's own receiver would show the hash.
-    """
-    before = (plan.token_prefix, bool(plan.token_hash), plan.token_created_at)
-    BackupPlan.objects.filter(pk=plan.pk).update(
-        token_prefix=prefix, token_hash=digest, token_created_at=created
-    )
-    changes = {"token_hash": [SECRET_MARK if before[1] else None, SECRET_MARK if digest else None]}
-    if before[0] != prefix:
-        changes["token_prefix"] = [before[0] or None, prefix or None]
-    if before[2] != created:
-        changes["token_created_at"] = [before[2], created]
-    plan.token_prefix, plan.token_hash, plan.token_created_at = prefix, digest, created
-    with trail.as_actor(actor):
-        trail.record(
-            trail.Action.UPDATE,
-            plan,
-            changes=changes,
-            message=_("建立備份程式金鑰") if digest else _("撤銷備份程式金鑰"),
-        )
+JOB_KEY = devicekeys.KeyKind(
+    prefix=KEY_PREFIX,
+    model=BackupPlan,
+    label="backup job",
+    created=gettext_lazy("建立備份程式金鑰"),
+    revoked=gettext_lazy("撤銷備份程式金鑰"),
+    failed=gettext_lazy("備份程式金鑰無效或已撤銷。"),
+    refused=gettext_lazy("備份程式金鑰無效或已撤銷（金鑰開頭 %(start)s）。"),
+    voided=gettext_lazy("備份程式金鑰所屬的備份計畫已作廢（金鑰開頭 %(start)s）。"),
+    voided_record=gettext_lazy("此備份計畫已作廢。"),
+)
 
 
-@transaction.atomic
 def job_key_create(plan: BackupPlan, *, actor) -> str:
     """A new key for the plan's backup job; returned once, only its hash kept.
 
@@ -257,40 +244,19 @@ def job_key_create(plan: BackupPlan, *, actor) -> str:
     """
     if not may_keep(actor):
         raise PermissionDenied
-    stored = BackupPlan.objects.select_for_update().get(pk=plan.pk)
-    if stored.voided_at is not None:
-        raise ValidationError({"__all__": _("此備份計畫已作廢。")})
-    key = KEY_PREFIX + secrets.token_urlsafe(32)
-    prefix = key[len(KEY_PREFIX) : len(KEY_PREFIX) + 8]
-    _set_key(stored, actor, prefix, BackupPlan.hash_key(key), timezone.now())
-    plan.token_prefix, plan.token_hash = stored.token_prefix, stored.token_hash
-    plan.token_created_at = stored.token_created_at
-    return key
+    return devicekeys.create(JOB_KEY, plan, actor=actor)
 
 
-@transaction.atomic
 def job_key_revoke(plan: BackupPlan, *, actor) -> BackupPlan:
     """Turn the plan's key off: the job's reports are refused (401) from now on."""
     if not may_keep(actor):
         raise PermissionDenied
-    stored = BackupPlan.objects.select_for_update().get(pk=plan.pk)
-    if stored.token_hash:
-        _set_key(stored, actor, "", "", None)
-    plan.token_prefix, plan.token_hash, plan.token_created_at = "", "", None
-    return stored
+    return devicekeys.revoke(JOB_KEY, plan, actor=actor)
 
 
 def plan_for_key(key: str) -> BackupPlan | None:
     """The plan whose job key this is (not voided), or None."""
-    if not key or not key.startswith(KEY_PREFIX) or len(key) > 200:
-        return None
-    return (
-        BackupPlan.objects.active()
-        .exclude(token_hash="")
-        .filter(token_hash=BackupPlan.hash_key(key))
-        .select_related("responsible")
-        .first()
-    )
+    return devicekeys.holder(JOB_KEY, key, BackupPlan.objects.select_related("responsible"))
 
 
 # Runs (2.4.1) ------------------------------------------------------------------------------------

@@ -22,8 +22,6 @@ import django_filters as df
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AnonymousUser
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import ProhibitNullCharactersValidator
 from django.db.models import OuterRef, Q, Subquery
@@ -35,20 +33,20 @@ from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
-from rest_framework import authentication, exceptions, serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
 from isms.assets.models import Asset
 from isms.audit import trail
-from isms.core import roc
+from isms.core import devicekeys, roc
 from isms.core.access import Access, MatrixPermission, can
+from isms.core.devicekeys import DeviceKey
 from isms.core.fields import ROCDateTimeField
 from isms.core.filters import FilterSet, ROCDateFilter
-from isms.core.forms import ModelForm, add_service_errors
-from isms.core.generic import AddPage, DetailPage, EditPage
-from isms.core.models import ApiToken
+from isms.core.forms import ModelForm
+from isms.core.generic import AddPage, DetailAction, DetailPage, EditPage
 from isms.core.registers import Column, Register, as_text
 from isms.core.restapi import (
     ModelSerializer,
@@ -80,8 +78,6 @@ REVIEW_ACCESS = Access(view=READERS, change=frozenset({SUPERVISOR}))
 KEY_ACCESS = Access(view=READERS, change=KEEPERS)
 # Runs shown on a plan's page; the list has them all.
 PLAN_PAGE_RUNS = 20
-# A refused job key is audited at most this often per key (a forgotten cron job repeats).
-DENIED_AUDIT_SECONDS = 3600
 # What the examples say where the key goes (ASCII: PowerShell 5.1 reads scripts as ANSI).
 KEY_PLACEHOLDER = "PASTE-THE-KEY-HERE"
 
@@ -593,41 +589,21 @@ class PlanDetail(DetailPage):
                 "test_add": url_or_none("operations:restoretest_add", query=f"plan={plan.pk}"),
             },
         )
-        response = super().get(request, pk, status=status, **extra)
-        if extra.get("new_key"):
-            # The key is in this page only: no cache keeps it.
-            response["Cache-Control"] = "no-store"
-        return response
+        return devicekeys.no_store(super().get(request, pk, status=status, **extra), extra)
 
 
-class PlanKeyView(PlanDetail):
+class PlanKeyView(devicekeys.KeyPageMixin, PlanDetail):
     """Create (or replace) and revoke the plan's job key; a new key is shown once, here."""
 
     access = KEY_ACCESS
-    action = "change"
+    no_key_message = gettext_lazy("此備份計畫沒有金鑰。")
+    revoked_message = gettext_lazy("已撤銷備份程式金鑰，使用此金鑰的回報將被拒絕。")
 
-    def get(self, request, pk, **kwargs):
-        if kwargs:  # the plan's page again, with the new key or a refusal
-            return super().get(request, pk, **kwargs)
-        return redirect(self.get_object("view").get_absolute_url())
+    def create_key(self, record, actor):
+        return backups.job_key_create(record, actor=actor)
 
-    def post(self, request, pk):
-        plan = self.get_object("view")
-        op = request.POST.get("op", "")
-        try:
-            if op == "create":
-                replaced = bool(plan.token_hash)
-                key = backups.job_key_create(plan, actor=request.user)
-                return self.get(request, pk, new_key=key, replaced=replaced)
-            if op == "revoke":
-                if not plan.token_hash:
-                    raise ValidationError({"__all__": _("此備份計畫沒有金鑰。")})
-                backups.job_key_revoke(plan, actor=request.user)
-                messages.success(request, _("已撤銷備份程式金鑰，使用此金鑰的回報將被拒絕。"))
-                return redirect(plan.get_absolute_url())
-            raise ValidationError({"__all__": _("不明的操作。")})
-        except ValidationError as error:
-            return self.get(request, pk, status=400, key_errors=error.messages)
+    def revoke_key(self, record, actor):
+        return backups.job_key_revoke(record, actor=actor)
 
 
 # Runs (2.4.1) ------------------------------------------------------------------------------------
@@ -756,73 +732,21 @@ class BackupRunSerializer(ModelSerializer):
         }
 
 
-class JobKey:
-    """``request.auth`` of a request made with a plan's job key: the plan."""
-
-    def __init__(self, plan: BackupPlan):
-        self.plan = plan
-
-    @property
-    def label(self) -> str:
-        return f"backup job: {self.plan.name}"[:150]
-
-
 def _audit_refusal(message: str, plan=None, *, label: str) -> None:
-    with trail.acting_as(None, label=label):
-        trail.record(
-            trail.Action.ACCESS_DENIED,
-            plan,
-            model_label="operations.backupplan",
-            object_id=str(plan.pk) if plan is not None else "",
-            message=message,
-        )
+    devicekeys.audit_refusal(backups.JOB_KEY, message, plan, label=label)
 
 
-class JobKeyAuthentication(authentication.BaseAuthentication):
+class JobKeyAuthentication(devicekeys.KeyAuthentication):
     """``Authorization: Token isms_bk_…``: a plan's job key (2.4.1), before the user tokens.
 
     Any other header is left to the next authentication. An unknown or revoked key (or the
     key of a voided plan) is refused with 401 and audited (at most once an hour per key).
     """
 
-    keyword = "Token"
+    kind = backups.JOB_KEY
 
-    def authenticate(self, request):
-        header = authentication.get_authorization_header(request).split()
-        if len(header) != 2 or header[0].lower() != self.keyword.lower().encode():
-            return None
-        try:
-            key = header[1].decode("ascii")
-        except UnicodeError:
-            return None
-        if not key.startswith(backups.KEY_PREFIX):
-            return None
-        plan = backups.plan_for_key(key)
-        if plan is None:
-            if ApiToken.objects.filter(key_hash=ApiToken.hash_key(key[:200])).exists():
-                return None  # a person's own key that happens to start alike
-            self.refused(key)
-            raise exceptions.AuthenticationFailed(_("備份程式金鑰無效或已撤銷。"))
-        return AnonymousUser(), JobKey(plan)
-
-    def authenticate_header(self, request):
-        return self.keyword
-
-    @staticmethod
-    def refused(key: str) -> None:
-        digest = BackupPlan.hash_key(key[:200])
-        if not cache.add(f"isms:backupkey:denied:{digest}", 1, DENIED_AUDIT_SECONDS):
-            return
-        # A voided plan keeps its key's hash: name the plan then.
-        plan = BackupPlan.objects.filter(token_hash=digest).first()
-        start = key[len(backups.KEY_PREFIX) : len(backups.KEY_PREFIX) + 8]
-        if plan is not None:
-            message = _("備份程式金鑰所屬的備份計畫已作廢（金鑰開頭 %(start)s）。")
-        else:
-            message = _("備份程式金鑰無效或已撤銷（金鑰開頭 %(start)s）。")
-        _audit_refusal(
-            message % {"start": start}, plan, label=f"backup job key {backups.KEY_PREFIX}{start}…"
-        )
+    def queryset(self):
+        return BackupPlan.objects.select_related("responsible")
 
 
 class JobKeyScheme(OpenApiAuthenticationExtension):
@@ -845,14 +769,14 @@ class RunPermission(MatrixPermission):
     """A job key may only report a run (POST); people go by the access matrix."""
 
     def has_permission(self, request, view):
-        job = request.auth if isinstance(request.auth, JobKey) else None
+        job = request.auth if isinstance(request.auth, DeviceKey) else None
         if job is None:
             return super().has_permission(request, view)
         if view.action == "create":
             return True
         _audit_refusal(
             _("備份程式金鑰只能用於回報備份紀錄（POST /api/backup-runs/）。"),
-            job.plan,
+            job.record,
             label=job.label,
         )
         return False
@@ -886,32 +810,32 @@ class BackupRunViewSet(RegisterViewSet):
         super().__init_subclass__(**kwargs)
         cls.http_method_names = [m for m in cls.http_method_names if m not in {"put", "patch"}]
 
-    def _job_data(self, job: JobKey, data):
+    def _job_data(self, job: DeviceKey, data):
         raw = data.get("plan")
         if raw not in (None, ""):
             pk = _plan_pk(raw)
             if pk is None:
                 raise exceptions.ValidationError({"plan": [_("備份計畫須為編號。")]})
-            if pk != job.plan.pk:
+            if pk != job.record.pk:
                 if BackupPlan.objects.filter(pk=pk).exists():
                     _audit_refusal(
                         _("備份程式金鑰不能回報其他備份計畫（編號 %(pk)d）的備份。") % {"pk": pk},
-                        job.plan,
+                        job.record,
                         label=job.label,
                     )
                     raise exceptions.PermissionDenied(_("此金鑰只能回報所屬備份計畫的備份。"))
                 _audit_refusal(
                     _("備份程式金鑰回報了不存在的備份計畫（編號 %(pk)d）。") % {"pk": pk},
-                    job.plan,
+                    job.record,
                     label=job.label,
                 )
                 raise exceptions.NotFound(_("查無此備份計畫。"))
         data = data.copy()
-        data["plan"] = job.plan.pk
+        data["plan"] = job.record.pk
         return data
 
     def create(self, request, *args, **kwargs):
-        job = request.auth if isinstance(request.auth, JobKey) else None
+        job = request.auth if isinstance(request.auth, DeviceKey) else None
         data = request.data
         if not isinstance(data, dict):
             raise exceptions.ValidationError(
@@ -1328,29 +1252,18 @@ class TestDetail(DetailPage):
         return super().get(request, pk, status=status, **extra)
 
 
-class TestReviewView(TestDetail):
+class TestReviewView(DetailAction, TestDetail):
     """主管覆核: a refused review shows the test again with the reason (400)."""
 
     access = REVIEW_ACCESS
-    action = "change"
+    form_class = ReviewForm
+    form_context = "review_form"
 
-    def get(self, request, pk, **kwargs):
-        if kwargs:
-            return super().get(request, pk, **kwargs)
-        return redirect(self.get_object("view").get_absolute_url())
+    def perform(self, test, form, user):
+        backups.review_test(test, actor=user, note=form.cleaned_data["note"])
 
-    def post(self, request, pk):
-        test = self.get_object("view")
-        form = ReviewForm(request.POST)
-        if form.is_valid():
-            try:
-                backups.review_test(test, actor=request.user, note=form.cleaned_data["note"])
-            except ValidationError as error:
-                add_service_errors(form, error)
-        if form.errors:
-            return self.get(request, pk, status=400, review_form=form)
-        messages.success(request, _("已覆核「%(test)s」。") % {"test": _test_label(test)})
-        return redirect(test.get_absolute_url())
+    def success_message(self, test):
+        return _("已覆核「%(test)s」。") % {"test": _test_label(test)}
 
 
 BackupPlanRegister.add_view = PlanAdd

@@ -29,7 +29,7 @@ from isms.core.access import Access, can
 from isms.core.fields import ROCDateTimeField
 from isms.core.filters import FilterSet, ROCDateFilter
 from isms.core.forms import ModelForm, add_service_errors
-from isms.core.generic import DetailPage, ListPage, RegisterView
+from isms.core.generic import DetailAction, DetailPage, ListPage, RegisterView
 from isms.core.models import SchoolProfile
 from isms.core.registers import Column, Register, as_text
 from isms.core.restapi import ModelSerializer, RegisterViewSet, ReviewSerializer, service_errors
@@ -429,29 +429,18 @@ class EntryDetail(DetailPage):
         )
 
 
-class ReviewView(EntryDetail):
+class ReviewView(DetailAction, EntryDetail):
     """主管覆核: a refused review shows the entry again with the reason (400)."""
 
     access = REVIEW_ACCESS
-    action = "change"
+    form_class = ReviewForm
+    form_context = "review_form"
 
-    def get(self, request, pk, **kwargs):
-        if kwargs:  # the entry's page again, after a refused review
-            return super().get(request, pk, **kwargs)
-        return redirect(self.get_object("view").get_absolute_url())
+    def perform(self, entry, form, user):
+        worklog.entry_review(entry, actor=user, note=form.cleaned_data["note"])
 
-    def post(self, request, pk):
-        entry = self.get_object("view")
-        form = ReviewForm(request.POST)
-        if form.is_valid():
-            try:
-                worklog.entry_review(entry, actor=request.user, note=form.cleaned_data["note"])
-            except ValidationError as error:
-                add_service_errors(form, error)
-        if form.errors:
-            return self.get(request, pk, status=400, review_form=form)
-        messages.success(request, _("已覆核「%(entry)s」。") % {"entry": entry})
-        return redirect(entry.get_absolute_url())
+    def success_message(self, entry):
+        return _("已覆核「%(entry)s」。") % {"entry": entry}
 
 
 WorkLogEntryRegister.add_view = EntryAdd

@@ -6,6 +6,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from isms.audit.models import AuditEntry
 from isms.core.roles import ALL_ROLES, MANAGERS, SECURITY_OFFICER
@@ -81,7 +82,8 @@ class TestRegisterPages:
         assert "備份逾期提醒" in subjects(status="failed")
         assert "備份逾期提醒" not in subjects(recipient=other.pk)
         assert "另一則通知" in subjects(recipient=other.pk)
-        today = failed.created_at.date()
+        # The filter's dates are Taipei dates (the day in UTC differs from 16:00 to 24:00).
+        today = timezone.localdate(failed.created_at)
         assert "備份逾期提醒" in subjects(created_after=today.isoformat())
         tomorrow = (today + dt.timedelta(days=1)).isoformat()
         assert "備份逾期提醒" not in subjects(created_after=tomorrow)
