@@ -117,6 +117,8 @@ def main(argv=None):
         failed.append("operations duties evaluation")
     if not results["operations"]["self_backup"]["verified"]:
         failed.append("isms restore --verify of the bench database")
+    if not results["facilities"]["ingest"]["ok"]:
+        failed.append("readings ingest over HTTP")
     if failed:
         print("targets missed: " + ", ".join(failed))
     return 0
@@ -295,6 +297,11 @@ def run(args):
     from bench import operations
 
     operations_result = operations.bench(page, api, django_engine)
+    # Facilities: a year of one-minute readings of one server room; the room chart and
+    # the readings ingest over HTTP (issue 8).
+    from bench import facilities
+
+    facilities_result = facilities.bench(page, api, django_engine)
     reconcile_result = None
     try:
         from bench import reconcile
@@ -344,6 +351,7 @@ def run(args):
         },
         "binder": binder_result,
         "operations": operations_result,
+        "facilities": facilities_result,
         "reconcile": reconcile_result,
         "audit_verify_seconds": round(verify_s, 2),
         "audit_verify_ok": result.ok and verify_s < 10,
@@ -446,6 +454,15 @@ def report(results):
         f"isms backup of the bench database: {sb['archive_mb']} MB in {sb['backup_seconds']} s; "
         f"isms restore --verify {sb['verify_seconds']} s "
         f"({'passed' if sb['verified'] else 'FAILED: ' + '; '.join(sb['problems'])})"
+    )
+    f = results["facilities"]["ingest"]
+    print(
+        f"readings ingest over HTTP (gunicorn, {f['senders']} sensors posting batches of "
+        f"{f['batch']}): {f['readings_stored']} of {f['readings_sent']} readings in "
+        f"{f['seconds']} s = {f['readings_per_second']} readings/s (target >= 2000), request "
+        f"p95 {f['request_p95_ms']} ms, statuses {f['statuses']}; floor (bulk_create in "
+        f"process) {f['floor_readings_per_second']} readings/s "
+        f"{'ok' if f['ok'] else 'MISSED'}"
     )
     b = results["binder"]
     print(

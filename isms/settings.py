@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "isms.identity",
     "isms.assets",
     "isms.operations",
+    "isms.facilities",
 ]
 
 MIDDLEWARE = [
@@ -235,6 +236,21 @@ ISMS_WORKLOG_REVIEW_DAYS = env_int("ISMS_WORKLOG_REVIEW_DAYS", 14)
 # 2.4.1: how much of a backup run's log is kept (its end), and where `isms backup` writes.
 ISMS_BACKUP_LOG_CHARS = env_int("ISMS_BACKUP_LOG_CHARS", 20_000)
 ISMS_BACKUP_DIR = Path(os.environ.get("ISMS_BACKUP_DIR", DATA_DIR / "backups"))
+# Facilities (3.1–3.4): a finding of a room inspection is put right within this many days.
+ISMS_FACILITY_FINDING_DAYS = env_int("ISMS_FACILITY_FINDING_DAYS", 30)
+# 3.2: a reading more than this many minutes ahead of the server's clock is refused; at
+# most this many readings in one request; an alert still open after this many hours is
+# overdue on the dashboard; the newest this many refused readings are kept.
+ISMS_ENV_FUTURE_MINUTES = env_int("ISMS_ENV_FUTURE_MINUTES", 10)
+ISMS_ENV_BATCH_MAX = env_int("ISMS_ENV_BATCH_MAX", 5000)
+ISMS_ENV_ALERT_HOURS = env_int("ISMS_ENV_ALERT_HOURS", 4)
+ISMS_ENV_REJECTIONS_KEPT = env_int("ISMS_ENV_REJECTIONS_KEPT", 10_000)
+# `isms mqtt-ingest`: the broker (mqtt://host:port or mqtts://…), topic and credentials.
+ISMS_MQTT_URL = os.environ.get("ISMS_MQTT_URL", "mqtt://127.0.0.1:1883")
+ISMS_MQTT_TOPIC = os.environ.get("ISMS_MQTT_TOPIC", "isms/environment/#")
+ISMS_MQTT_USERNAME = os.environ.get("ISMS_MQTT_USERNAME", "")
+ISMS_MQTT_PASSWORD = os.environ.get("ISMS_MQTT_PASSWORD", "")
+ISMS_MQTT_CA_FILE = os.environ.get("ISMS_MQTT_CA_FILE", "")
 # The regulation's yearly incident-response drill as a duty; 0 turns it off.
 ISMS_INCIDENT_DRILL = env_bool("ISMS_INCIDENT_DRILL", True)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

@@ -12,6 +12,8 @@ from isms.compliance import views as compliance_views
 from isms.core import api as core_api
 from isms.core import views as core_views
 from isms.core.restapi import router
+from isms.facilities import urls as facilities_urls
+from isms.facilities import views_charts as facilities_charts
 from isms.identity import views as identity_views
 from isms.identity import views_requests as identity_requests
 from isms.incidents import api as incidents_api
@@ -37,7 +39,12 @@ router.register_register(identity_views.SystemRegister, "systems")
 router.register_register(identity_views.AccountRegister, "accounts")
 router.register_register(identity_views.OffboardingTaskRegister, "offboarding-tasks")
 router.register_register(identity_requests.AccountRequestRegister, "account-requests")
-for _module in (*assets_urls.MODULES, *operations_urls.MODULES):
+router.register(
+    "environment-series",
+    facilities_charts.EnvironmentSeriesViewSet,
+    basename="facilities-environment-series",
+)
+for _module in (*assets_urls.MODULES, *operations_urls.MODULES, *facilities_urls.MODULES):
     for _register, _prefix in _module.API_ROUTES:
         router.register_register(_register, _prefix)
 
@@ -64,6 +71,7 @@ urlpatterns = [
     path("identity/", include("isms.identity.urls")),
     path("assets/", include("isms.assets.urls")),
     path("operations/", include("isms.operations.urls")),
+    path("facilities/", include("isms.facilities.urls")),
     path("api/password-check/", core_api.PasswordCheckView.as_view(), name="api-password-check"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
