@@ -75,6 +75,8 @@ INSTALLED_APPS = [
     "isms.assets",
     "isms.operations",
     "isms.facilities",
+    "isms.vendors",
+    "isms.awareness",
 ]
 
 MIDDLEWARE = [
@@ -251,6 +253,11 @@ ISMS_MQTT_TOPIC = os.environ.get("ISMS_MQTT_TOPIC", "isms/environment/#")
 ISMS_MQTT_USERNAME = os.environ.get("ISMS_MQTT_USERNAME", "")
 ISMS_MQTT_PASSWORD = os.environ.get("ISMS_MQTT_PASSWORD", "")
 ISMS_MQTT_CA_FILE = os.environ.get("ISMS_MQTT_CA_FILE", "")
+# Vendors (6.2): a vendor's accounts are removed within this many days of its contract's
+# end; the key that seals ID numbers and addresses on A-8 (Fernet, base64 of 32 bytes;
+# without it a key is derived from SECRET_KEY).
+ISMS_VENDOR_ACCESS_DAYS = env_int("ISMS_VENDOR_ACCESS_DAYS", 7)
+ISMS_FIELD_KEY = os.environ.get("ISMS_FIELD_KEY", "")
 # The regulation's yearly incident-response drill as a duty; 0 turns it off.
 ISMS_INCIDENT_DRILL = env_bool("ISMS_INCIDENT_DRILL", True)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

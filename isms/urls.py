@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from isms.assets import urls as assets_urls
 from isms.audit import views as audit_views
+from isms.awareness import urls as awareness_urls
 from isms.compliance import views as compliance_views
 from isms.core import api as core_api
 from isms.core import views as core_views
@@ -20,6 +21,7 @@ from isms.incidents import api as incidents_api
 from isms.incidents import views as incidents_views
 from isms.notifications.views import NotificationRegister
 from isms.operations import urls as operations_urls
+from isms.vendors import urls as vendors_urls
 
 router.register_register(core_views.PersonRegister, "people")
 router.register_register(core_views.UnitRegister, "units")
@@ -44,7 +46,13 @@ router.register(
     facilities_charts.EnvironmentSeriesViewSet,
     basename="facilities-environment-series",
 )
-for _module in (*assets_urls.MODULES, *operations_urls.MODULES, *facilities_urls.MODULES):
+for _module in (
+    *assets_urls.MODULES,
+    *operations_urls.MODULES,
+    *facilities_urls.MODULES,
+    *vendors_urls.MODULES,
+    *awareness_urls.MODULES,
+):
     for _register, _prefix in _module.API_ROUTES:
         router.register_register(_register, _prefix)
 
@@ -72,6 +80,8 @@ urlpatterns = [
     path("assets/", include("isms.assets.urls")),
     path("operations/", include("isms.operations.urls")),
     path("facilities/", include("isms.facilities.urls")),
+    path("vendors/", include("isms.vendors.urls")),
+    path("awareness/", include("isms.awareness.urls")),
     path("api/password-check/", core_api.PasswordCheckView.as_view(), name="api-password-check"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -16,7 +16,15 @@ from . import trail
 # Fields whose value changes on every touch; a save that changes only these is not news.
 IGNORED_FIELDS = {"updated_at", "last_login", "last_used_at"}
 # Secrets: the trail says that they changed, never what they are.
-SECRET_FIELDS = {"password", "key_hash", "token_hash"}
+SECRET_FIELDS = {
+    "password",
+    "key_hash",
+    "token_hash",
+    # Personal data kept sealed (isms.core.crypto): not even the token goes in the trail.
+    "national_id_sealed",
+    "national_id_last4",
+    "address_sealed",
+}
 # Personal data that the trail shows masked.
 MASKED_FIELDS = {"national_id"}
 SECRET_MARK = "（已變更）"

@@ -1031,7 +1031,7 @@ class FindingForm(ModelForm):
         return rooms.save_finding(finding, actor=self.request.user)
 
 
-class ResolveSerializer(serializers.Serializer):
+class FindingResolveSerializer(serializers.Serializer):
     resolution = serializers.CharField(
         label=gettext_lazy("改善情形"), max_length=rooms.RESOLUTION_LIMIT
     )
@@ -1104,11 +1104,11 @@ class FindingViewSet(RegisterViewSet):
             return "view"  # who may resolve is the service's rule (a keeper or the assignee)
         return super().matrix_action(request)
 
-    @extend_schema(request=ResolveSerializer, responses={200: FindingSerializer})
+    @extend_schema(request=FindingResolveSerializer, responses={200: FindingSerializer})
     @action(detail=True, methods=["post"])
     def resolve(self, request, pk=None):
         finding = self.get_object()
-        data = ResolveSerializer(data=request.data)
+        data = FindingResolveSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
             rooms.resolve_finding(

@@ -754,7 +754,7 @@ class TestDuty:
         with time_machine.travel(taipei(2026, 11, 29, 0, 0, 30), tick=False):
             engine.refresh(DUTY)
             engine.run_due()
-        sent = Notification.objects.filter(recipient=guard)
+        sent = Notification.objects.filter(recipient=guard, dedup_key__contains=DUTY)
         assert sent.exists() and "3.1.3" in sent.first().subject
         assert state_of(v).status == "overdue"
 
