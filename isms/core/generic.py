@@ -356,7 +356,15 @@ class AddPage(FormPage):
 
 
 class EditPage(FormPage):
+    """A record's edit page; a voided record is never edited (void it, record it anew)."""
+
     action = "change"
+
+    def get_instance(self):
+        obj = self.get_object()
+        if getattr(obj, "voided_at", None) is not None:
+            raise PermissionDenied
+        return obj
 
 
 class VoidPage(RegisterView):

@@ -28,7 +28,7 @@ import datetime as dt
 
 import django_filters as df
 from django import forms
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q
 from django.http import QueryDict
 from django.urls import NoReverseMatch, path, reverse
@@ -353,11 +353,7 @@ class SensorAdd(SensorFormMixin, AddPage):
 
 
 class SensorEdit(SensorFormMixin, EditPage):
-    def get_instance(self):
-        sensor = self.get_object()
-        if sensor.voided_at is not None:
-            raise PermissionDenied
-        return sensor
+    pass
 
 
 class SensorList(ListPage):

@@ -413,11 +413,7 @@ class RoomAdd(RoomFormMixin, AddPage):
 
 
 class RoomEdit(RoomFormMixin, EditPage):
-    def get_instance(self):
-        room = self.get_object()
-        if room.voided_at is not None:
-            raise PermissionDenied
-        return room
+    pass
 
 
 def control_groups(room_controls, kind):

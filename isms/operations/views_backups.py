@@ -457,11 +457,7 @@ class PlanAdd(PlanFormMixin, AddPage):
 
 
 class PlanEdit(PlanFormMixin, EditPage):
-    def get_instance(self):
-        plan = self.get_object()
-        if plan.voided_at is not None:
-            raise PermissionDenied
-        return plan
+    pass
 
 
 def shell_example(api_url: str, plan_id: int) -> str:

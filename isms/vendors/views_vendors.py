@@ -342,11 +342,7 @@ class VendorAdd(VendorFormPage, AddPage):
 
 
 class VendorEdit(VendorFormPage, EditPage):
-    def get_instance(self):
-        vendor = self.get_object()
-        if vendor.voided_at is not None:
-            raise PermissionDenied
-        return vendor
+    pass
 
 
 class VendorContactsView(RegisterView):
@@ -663,11 +659,7 @@ class ContractAdd(ContractFormPage, AddPage):
 
 
 class ContractEdit(ContractFormPage, EditPage):
-    def get_instance(self):
-        contract = self.get_object()
-        if contract.voided_at is not None:
-            raise PermissionDenied
-        return contract
+    pass
 
 
 def people_access(contract) -> list[dict]:

@@ -6,6 +6,7 @@ import json
 
 import pytest
 import time_machine
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from isms.awareness import talks
@@ -155,7 +156,9 @@ class TestRules:
         talks.talk_void(talk, actor=c.user, reason="重複")
         data = {**TestLegalTalkRegister().form_data(), "occasion": "改"}
         response = c.post(reverse("awareness:legaltalk_edit", args=[talk.pk]), data)
-        assert response.status_code == 400
+        assert response.status_code == 403  # no register edits a voided record
+        with pytest.raises(ValidationError):
+            talks.talk_save(talk, actor=c.user)  # nor does the service
         talk.refresh_from_db()
         assert talk.occasion == "朝會"
 
