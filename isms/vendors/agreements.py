@@ -535,7 +535,7 @@ def sign(
     if not may_write(actor):
         raise PermissionDenied
     agreement = (
-        Agreement.objects.select_for_update()
+        Agreement.objects.select_for_update(of=("self",))
         .select_related("person", "vendor", "contract")
         .get(pk=agreement.pk)
     )
