@@ -56,6 +56,21 @@ class VoidableModel(models.Model):
         return self.voided_at is not None
 
 
+class KeyHolder(models.Model):
+    """A record a machine reports for with its own key (a backup plan, a sensor): only the
+    key's SHA-256 and its first characters are kept; ``core/devicekeys.py`` makes, checks
+    and revokes it."""
+
+    token_prefix = models.CharField(_("金鑰前綴"), max_length=8, blank=True, editable=False)
+    token_hash = models.CharField(max_length=64, blank=True, editable=False, db_index=True)
+    token_created_at = models.DateTimeField(
+        _("金鑰建立時間"), null=True, blank=True, editable=False
+    )
+
+    class Meta:
+        abstract = True
+
+
 class SchoolProfile(models.Model):
     """The school itself (one row): name, OID on the 教育機構資安通報平台, semester dates."""
 

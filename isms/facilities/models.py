@@ -3,8 +3,6 @@ physical controls and inspections, temperature and humidity readings (3.2) with 
 sensors, alerts and hourly roll-ups, and the server-room access log
 (穀保家商人員進出資訊機房登記表)."""
 
-import hashlib
-
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -12,7 +10,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from isms.core import roc
-from isms.core.models import VoidableModel
+from isms.core.models import KeyHolder, VoidableModel
 
 USER = settings.AUTH_USER_MODEL
 
@@ -251,7 +249,7 @@ class Finding(VoidableModel):
 
 
 # Temperature and humidity (3.2) ------------------------------------------------------------------
-class Sensor(VoidableModel):
+class Sensor(VoidableModel, KeyHolder):
     """A temperature-humidity sensor in a room, reporting over HTTP (its own revocable key)
     or MQTT (by its ``code`` in the payload)."""
 
@@ -270,12 +268,6 @@ class Sensor(VoidableModel):
         default=30,
         validators=[MinValueValidator(1), MaxValueValidator(10080)],
         help_text=_("超過此分鐘數沒有讀數即發出警示。"),
-    )
-    # The HTTP key (``Authorization: Token isms_sn_…``): only its SHA-256 is kept.
-    token_prefix = models.CharField(_("金鑰前綴"), max_length=8, blank=True, editable=False)
-    token_hash = models.CharField(max_length=64, blank=True, editable=False, db_index=True)
-    token_created_at = models.DateTimeField(
-        _("金鑰建立時間"), null=True, blank=True, editable=False
     )
     # Kept by the ingest (QuerySet.update, no trail entry: counters, not the record).
     last_reading_at = models.DateTimeField(_("最近讀數時間"), null=True, blank=True, editable=False)
@@ -298,10 +290,6 @@ class Sensor(VoidableModel):
 
     def get_absolute_url(self):
         return reverse("facilities:sensor_detail", args=[self.pk])
-
-    @staticmethod
-    def hash_key(key: str) -> str:
-        return hashlib.sha256(key.encode()).hexdigest()
 
 
 class Reading(models.Model):

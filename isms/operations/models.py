@@ -1,8 +1,6 @@
 """Operations (clauses 2.4, 2.5; form A-2): backup plans and their runs, restore tests,
 the work log (資訊工作日誌) and time synchronisation (校時)."""
 
-import hashlib
-
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -10,12 +8,12 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from isms.core import roc
-from isms.core.models import VoidableModel
+from isms.core.models import KeyHolder, VoidableModel
 
 USER = settings.AUTH_USER_MODEL
 
 
-class BackupPlan(VoidableModel):
+class BackupPlan(VoidableModel, KeyHolder):
     """What is backed up, how, where to and how often, for one system or server (2.4.1)."""
 
     class Content(models.TextChoices):
@@ -72,12 +70,6 @@ class BackupPlan(VoidableModel):
     )
     # The product's own plan (``isms backup``): one at most.
     is_product = models.BooleanField(_("本平台自身備份"), default=False, editable=False)
-    # The backup job's key for POST /api/backup-runs/: only its SHA-256 is kept.
-    token_prefix = models.CharField(_("金鑰前綴"), max_length=8, blank=True, editable=False)
-    token_hash = models.CharField(max_length=64, blank=True, editable=False, db_index=True)
-    token_created_at = models.DateTimeField(
-        _("金鑰建立時間"), null=True, blank=True, editable=False
-    )
     notes = models.TextField(_("備註"), blank=True)
     created_at = models.DateTimeField(_("建立時間"), auto_now_add=True)
     updated_at = models.DateTimeField(_("更新時間"), auto_now=True)
@@ -99,10 +91,6 @@ class BackupPlan(VoidableModel):
 
     def get_absolute_url(self):
         return reverse("operations:backupplan_detail", args=[self.pk])
-
-    @staticmethod
-    def hash_key(key: str) -> str:
-        return hashlib.sha256(key.encode()).hexdigest()
 
 
 class BackupRun(models.Model):
