@@ -52,6 +52,7 @@ from isms.core import numbering, roc
 from isms.core.access import has_role, user_roles
 from isms.core.models import Person
 from isms.core.roles import EQUIPMENT_HEAD, MANAGERS, SECURITY_OFFICER, SUPERVISOR, SYSADMIN
+from isms.core.services import site_url
 
 from . import services
 from .models import Asset, EquipmentMovement, RepairVisit
@@ -173,7 +174,7 @@ def _holders(*roles):
 
 
 def _link(obj) -> str:
-    return getattr(settings, "ISMS_BASE_URL", "").rstrip("/") + obj.get_absolute_url()
+    return site_url(obj.get_absolute_url())
 
 
 def _notify(recipients, *, subject, body, key, actor):

@@ -12,13 +12,13 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Prefetch
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import path
 from django.utils.translation import get_language, gettext_lazy, pgettext_lazy
 from django.utils.translation import gettext as _
 
 from isms.core.access import Access, can, user_roles
 from isms.core.forms import add_service_errors
-from isms.core.generic import AddPage, DetailPage, EditPage
+from isms.core.generic import AddPage, DetailPage, EditPage, url_or_none
 from isms.core.registers import Column, Register, as_text, resolve
 from isms.core.roles import EQUIPMENT_HEAD, MANAGERS, STAFF, SYSADMIN
 from isms.identity.models import InformationSystem
@@ -199,15 +199,6 @@ ACTIONS = {
     State.REPAIR: pgettext_lazy("action", "維修中"),
     State.DECOMMISSIONED: pgettext_lazy("action", "報廢"),
 }
-
-
-def url_or_none(name: str, *args, query: str = "") -> str | None:
-    """A page of another part of the module, when it is there."""
-    try:
-        url = reverse(name, args=args)
-    except NoReverseMatch:
-        return None
-    return f"{url}?{query}" if query else url
 
 
 class AssetDetail(DetailPage):

@@ -10,7 +10,6 @@ queues reminders.
 import datetime as dt
 import logging
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import transaction
@@ -19,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from isms.core import roc
 from isms.core.models import SchoolProfile
+from isms.core.services import site_url
 
 from . import registry
 from .models import ObligationSetting, ObligationState
@@ -166,10 +166,9 @@ def reminder_text(obligation, state) -> tuple[str, str]:
         "title": obligation.title,
         "clause": obligation.clause,
     }
-    base = getattr(settings, "ISMS_BASE_URL", "").rstrip("/")
     link = ""
     if obligation.evidence_url is not None:
-        link = base + obligation.evidence_url(state)
+        link = site_url(obligation.evidence_url(state))
     body = _(
         "%(title)s\n條文：%(clause)s\n對象：%(subject)s\n狀態：%(status)s\n到期：%(due)s\n%(link)s"
     ) % {

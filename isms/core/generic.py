@@ -14,7 +14,7 @@ from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.db import transaction
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.urls import path, reverse
+from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -488,3 +488,12 @@ def register_urls(reg):
     if reg.deletable:
         patterns.append(path(f"{route}/<int:pk>/delete/", view(DeletePage), name=f"{name}_delete"))
     return patterns
+
+
+def url_or_none(name: str, *args, query: str = "") -> str | None:
+    """A page of another module or slice, when it is there (a link left out otherwise)."""
+    try:
+        url = reverse(name, args=args)
+    except NoReverseMatch:
+        return None
+    return f"{url}?{query}" if query else url

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from django.db import models
 from django.utils.html import conditional_escape
 from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from . import roc
@@ -254,3 +255,17 @@ class Register:
         if names is None:
             names = _PAGES[cls] = frozenset(p.name for p in cls.urls())
         return f"{cls.prefix()}_{view}" in names
+
+
+def choice_label(choices):
+    """A choice's label from a table made once per language (the list's hot path)."""
+    tables = {}
+
+    def label(value):
+        language = get_language()
+        table = tables.get(language)
+        if table is None:
+            table = tables[language] = {v: str(text) for v, text in choices}
+        return table.get(value, value)
+
+    return label

@@ -35,6 +35,23 @@ class DateField(serializers.DateField):
         return super().to_internal_value(value)
 
 
+class DateTimeField(serializers.DateTimeField):
+    """A moment in ISO 8601, or as ROC text (``115/11/28 14:05``, Asia/Taipei)."""
+
+    def to_internal_value(self, value):
+        try:
+            return super().to_internal_value(value)
+        except serializers.ValidationError:
+            if not isinstance(value, str):
+                raise
+            from .roc import parse_roc_datetime
+
+            try:
+                return self.enforce_timezone(parse_roc_datetime(value))
+            except ValueError as exc:
+                raise serializers.ValidationError(str(exc), code="invalid") from None
+
+
 _AS_STR = (
     drf_fields.CharField,
     drf_fields.EmailField,

@@ -63,6 +63,12 @@ def move_status(obj, *, from_states, to: str, actor, **values) -> bool:
     return bool(done)
 
 
+def site_url(path: str) -> str:
+    """The address people open ``path`` at, for links in e-mails: ``ISMS_BASE_URL`` + path
+    (the path alone when no base is set)."""
+    return getattr(settings, "ISMS_BASE_URL", "").rstrip("/") + path
+
+
 def record_void(obj, *, actor, reason: str):
     """Void a record the policy requires to keep (never deleted), with the reason."""
     reason = (reason or "").strip()

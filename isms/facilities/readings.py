@@ -55,6 +55,7 @@ from isms.audit import trail
 from isms.core import devicekeys, roc
 from isms.core.access import has_role
 from isms.core.roles import EQUIPMENT_HEAD, SYSADMIN
+from isms.core.services import site_url
 
 from .models import Alert, Reading, Rejection, Rollup, Room, Sensor
 
@@ -419,7 +420,7 @@ def _store(good: list[Item], result: Result, source, actor, now) -> None:
         )
         sensor.last_reading_at = max(sensor.last_reading_at or latest, latest)
     names = "、".join(sorted({items[0].sensor.code for items in by_sensor.values()}))
-    with trail.as_actor(actor) if actor is not None else _nothing():
+    with trail.as_actor(actor):
         trail.record(
             trail.Action.CREATE,
             model_label="facilities.reading",
@@ -427,14 +428,6 @@ def _store(good: list[Item], result: Result, source, actor, now) -> None:
             message=_("接收溫濕度讀數 %(n)d 筆（感測器 %(sensors)s；%(source)s）")
             % {"n": len(new), "sensors": names, "source": Source(source).label},
         )
-
-
-class _nothing:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
 
 
 def _refuse(refused: list[Rejection]) -> None:
@@ -660,7 +653,7 @@ def _save_alert(alert: Alert, added: int, actor) -> None:
     """Save an alert: opened or closed through ``save`` (in the trail), an open one's
     extremes and count by ``QuerySet.update`` (counters, not audited)."""
     if alert.pk is None or alert.closed_at is not None:
-        with trail.as_actor(actor) if actor is not None else _nothing():
+        with trail.as_actor(actor):
             alert.save()
         return
     if added:
@@ -766,11 +759,6 @@ def recipients(room: Room, admins=None) -> list:
     return people
 
 
-def _absolute(path: str) -> str:
-    base = getattr(settings, "ISMS_BASE_URL", "").rstrip("/")
-    return f"{base}{path}" if base else path
-
-
 def _describe(alert: Alert) -> str:
     if alert.kind == Kind.SILENCE:
         return alert.reason
@@ -801,7 +789,7 @@ def _tell(result: Result, actor) -> None:
             alert.room_id, Room.objects.select_related("keeper").get(pk=alert.room_id)
         )
         what = alert.get_kind_display()
-        url = _absolute(alert.get_absolute_url())
+        url = site_url(alert.get_absolute_url())
         if alert in result.opened:
             for person in recipients(room, admins):
                 notify(

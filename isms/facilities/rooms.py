@@ -43,6 +43,7 @@ from isms.audit import trail
 from isms.core import roc
 from isms.core.access import has_role, user_roles
 from isms.core.roles import EQUIPMENT_HEAD, SYSADMIN
+from isms.core.services import site_url
 
 from .models import (
     CONTROL_CLAUSES,
@@ -562,16 +563,11 @@ def _tell_assignee(finding: Finding, actor) -> None:
             "clause": clause_of(finding.control),
             "text": finding.description,
             "due": roc.format_roc(finding.due_on),
-            "url": _absolute(finding.get_absolute_url()),
+            "url": site_url(finding.get_absolute_url()),
         },
         dedup_key=f"facilities.finding:{finding.pk}:{finding.assignee_id}",
         actor=actor,
     )
-
-
-def _absolute(path: str) -> str:
-    base = getattr(settings, "ISMS_BASE_URL", "").rstrip("/")
-    return f"{base}{path}" if base else path
 
 
 @transaction.atomic

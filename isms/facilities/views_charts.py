@@ -21,7 +21,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import render
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -34,7 +34,7 @@ from isms.audit import trail
 from isms.core import roc
 from isms.core.access import Access, MatrixPermission
 from isms.core.fields import ROCDateField
-from isms.core.generic import ProtectedView, csv_response
+from isms.core.generic import ProtectedView, csv_response, url_or_none
 from isms.core.restapi import DateField, iso_moment
 from isms.core.roles import EQUIPMENT_HEAD, MANAGERS, SYSADMIN
 
@@ -47,15 +47,6 @@ CHART_ACCESS = Access(view=READERS)
 # Alerts listed on the page for a period (newest first); a year may hold more.
 ALERTS_SHOWN = 50
 MAX_PK = 2**63 - 1
-
-
-def url_or_none(name: str, *args, query: str = "") -> str | None:
-    """A page of another slice of the module, when it is there."""
-    try:
-        url = reverse(name, args=args)
-    except NoReverseMatch:
-        return None
-    return f"{url}?{query}" if query else url
 
 
 def today() -> dt.date:

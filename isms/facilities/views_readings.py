@@ -50,7 +50,7 @@ from isms.core.devicekeys import DeviceKey
 from isms.core.fields import ROCDateTimeField
 from isms.core.filters import FilterSet, ROCDateFilter
 from isms.core.forms import ModelForm
-from isms.core.generic import AddPage, DetailAction, DetailPage, EditPage, ListPage
+from isms.core.generic import AddPage, DetailAction, DetailPage, EditPage, ListPage, url_or_none
 from isms.core.registers import Column, Register, as_text
 from isms.core.restapi import ModelSerializer, RegisterViewSet, service_errors
 from isms.core.roles import EQUIPMENT_HEAD, MANAGERS, SYSADMIN
@@ -81,15 +81,6 @@ SENSOR_PAGE_ALERTS = 10
 UNKNOWN_CODE_DAYS = 7
 # What the examples say where the key goes (ASCII: PowerShell 5.1 reads scripts as ANSI).
 KEY_PLACEHOLDER = "PASTE-THE-KEY-HERE"
-
-
-def url_or_none(name: str, *args, query: str = "") -> str | None:
-    """A page of another slice of the module, when it is there."""
-    try:
-        url = reverse(name, args=args)
-    except NoReverseMatch:
-        return None
-    return f"{url}?{query}" if query else url
 
 
 def one_decimal(value) -> str:

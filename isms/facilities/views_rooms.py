@@ -26,10 +26,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers
 from rest_framework.decorators import action
@@ -39,8 +39,16 @@ from isms.core import roc
 from isms.core.access import Access, can
 from isms.core.filters import FilterSet, ROCDateFilter
 from isms.core.forms import ModelForm
-from isms.core.generic import AddPage, DetailAction, DetailPage, EditPage, ListPage, RegisterView
-from isms.core.registers import Column, Register
+from isms.core.generic import (
+    AddPage,
+    DetailAction,
+    DetailPage,
+    EditPage,
+    ListPage,
+    RegisterView,
+    url_or_none,
+)
+from isms.core.registers import Column, Register, choice_label
 from isms.core.restapi import (
     ModelSerializer,
     RegisterViewSet,
@@ -80,32 +88,9 @@ RESOLVE_ACCESS = Access(view=READERS, change=KEEPERS)
 ROOM_PAGE_INSPECTIONS = 5
 
 
-def choice_label(choices):
-    """A choice's label from a table made once per language (the list's hot path)."""
-    tables = {}
-
-    def label(value):
-        language = get_language()
-        table = tables.get(language)
-        if table is None:
-            table = tables[language] = {v: str(text) for v, text in choices}
-        return table.get(value, value)
-
-    return label
-
-
 _kind = choice_label(Kind.choices)
 _control = choice_label(Control.choices)
 _status = choice_label(Status.choices)
-
-
-def url_or_none(name: str, *args, query: str = "") -> str | None:
-    """A page of another slice of the module, when it is there."""
-    try:
-        url = reverse(name, args=args)
-    except NoReverseMatch:
-        return None
-    return f"{url}?{query}" if query else url
 
 
 def keeper_choices(current_pk=None):

@@ -47,7 +47,7 @@ from isms.core.generic import (
 )
 from isms.core.models import SchoolProfile
 from isms.core.registers import Column, Register, as_text, nav_link
-from isms.core.restapi import ModelSerializer, RegisterViewSet, service_errors
+from isms.core.restapi import DateTimeField, ModelSerializer, RegisterViewSet, service_errors
 from isms.core.roles import GUARD, MANAGERS
 
 from . import visits
@@ -268,21 +268,6 @@ class ExitForm(forms.Form):
 
 
 # The API ------------------------------------------------------------------------------------------
-class DateTimeField(serializers.DateTimeField):
-    """A moment in ISO 8601, or as ROC text (``115/11/28 14:05``, Asia/Taipei)."""
-
-    def to_internal_value(self, value):
-        try:
-            return super().to_internal_value(value)
-        except serializers.ValidationError:
-            if not isinstance(value, str):
-                raise
-            try:
-                return self.enforce_timezone(roc.parse_roc_datetime(value))
-            except ValueError as exc:
-                raise serializers.ValidationError(str(exc), code="invalid") from None
-
-
 class VisitSerializer(ModelSerializer):
     serializer_field_mapping = {
         **ModelSerializer.serializer_field_mapping,

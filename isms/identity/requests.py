@@ -67,6 +67,7 @@ from isms.core.roles import (
     SUPERVISOR,
     SYSADMIN,
 )
+from isms.core.services import site_url
 
 from . import services
 from .models import Account, AccountRequest, AccountRequestLine, InformationSystem
@@ -217,9 +218,8 @@ def _notify(recipients, *, subject, body, key, actor):
 
 
 def _link(req) -> str:
-    from django.conf import settings
 
-    return getattr(settings, "ISMS_BASE_URL", "").rstrip("/") + req.get_absolute_url()
+    return site_url(req.get_absolute_url())
 
 
 # Filing ----------------------------------------------------------------------------------------

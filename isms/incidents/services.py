@@ -19,6 +19,7 @@ from isms.audit import trail
 from isms.compliance import engine
 from isms.core import numbering, roc
 from isms.core.roles import PRINCIPAL, SECURITY_OFFICER, SUPERVISOR
+from isms.core.services import site_url
 from isms.notifications import services as notifications
 
 from . import levels
@@ -76,7 +77,7 @@ def recompute_deadlines(incident) -> None:
 
 
 def link(incident) -> str:
-    return getattr(settings, "ISMS_BASE_URL", "").rstrip("/") + incident.get_absolute_url()
+    return site_url(incident.get_absolute_url())
 
 
 def holders(*roles):

@@ -39,6 +39,7 @@ from isms.audit import trail
 from isms.core import devicekeys, roc
 from isms.core.access import has_role, user_roles
 from isms.core.roles import SUPERVISOR, SYSADMIN
+from isms.core.services import site_url
 from isms.identity.models import InformationSystem
 
 from .models import BackupPlan, BackupRun, RestoreTest
@@ -352,18 +353,13 @@ def _tell_failed(run: BackupRun, actor) -> None:
             % {
                 "plan": plan.name,
                 "when": roc.format_roc_datetime(run.started_at),
-                "url": _absolute(run.get_absolute_url()),
+                "url": site_url(run.get_absolute_url()),
                 "log": run.log[-2000:],
             },
             dedup_key=f"operations.backup_failed:{run.pk}:{recipient.pk}",
             urgent=True,
             actor=actor,
         )
-
-
-def _absolute(path: str) -> str:
-    base = getattr(settings, "ISMS_BASE_URL", "").rstrip("/")
-    return f"{base}{path}" if base else path
 
 
 def last_success(plans=None) -> dict:
@@ -445,7 +441,7 @@ def alert_missed(now=None) -> int:
                     "days": plan.rhythm_days,
                     "due": roc.format_roc_datetime(due_at(plan, last)),
                     "last": roc.format_roc_datetime(last) if last else _("尚無"),
-                    "url": _absolute(plan.get_absolute_url()),
+                    "url": site_url(plan.get_absolute_url()),
                 },
                 dedup_key=key,
             )

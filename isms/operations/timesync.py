@@ -54,6 +54,7 @@ from isms.assets.models import Asset
 from isms.audit import trail
 from isms.core import roc
 from isms.core.roles import SYSADMIN
+from isms.core.services import site_url
 
 from .models import TimeSync
 
@@ -522,7 +523,7 @@ def _administrators():
 
 
 def _link(sync: TimeSync) -> str:
-    return getattr(settings, "ISMS_BASE_URL", "").rstrip("/") + sync.get_absolute_url()
+    return site_url(sync.get_absolute_url())
 
 
 def notify_flagged(syncs, *, actor) -> int:

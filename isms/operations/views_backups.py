@@ -28,8 +28,8 @@ from django.db.models import OuterRef, Q, Subquery
 from django.shortcuts import redirect
 from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
-from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
@@ -46,8 +46,8 @@ from isms.core.devicekeys import DeviceKey
 from isms.core.fields import ROCDateTimeField
 from isms.core.filters import FilterSet, ROCDateFilter
 from isms.core.forms import ModelForm
-from isms.core.generic import AddPage, DetailAction, DetailPage, EditPage
-from isms.core.registers import Column, Register, as_text
+from isms.core.generic import AddPage, DetailAction, DetailPage, EditPage, url_or_none
+from isms.core.registers import Column, Register, as_text, choice_label
 from isms.core.restapi import (
     ModelSerializer,
     RegisterViewSet,
@@ -82,20 +82,6 @@ PLAN_PAGE_RUNS = 20
 KEY_PLACEHOLDER = "PASTE-THE-KEY-HERE"
 
 
-def choice_label(choices):
-    """A choice's label from a table made once per language (the list's hot path)."""
-    tables = {}
-
-    def label(value):
-        language = get_language()
-        table = tables.get(language)
-        if table is None:
-            table = tables[language] = {v: str(text) for v, text in choices}
-        return table.get(value, value)
-
-    return label
-
-
 _content = choice_label(Content.choices)
 _medium = choice_label(BackupPlan.Medium.choices)
 _status = choice_label(Status.choices)
@@ -112,15 +98,6 @@ def human_size(size) -> str:
     while value >= 1024 and step < len(units) - 1:
         value, step = value / 1024, step + 1
     return f"{int(value)} B" if step == 0 else f"{value:.1f} {units[step]}"
-
-
-def url_or_none(name: str, *args, query: str = "") -> str | None:
-    """A page of another slice of the module, when it is there."""
-    try:
-        url = reverse(name, args=args)
-    except NoReverseMatch:
-        return None
-    return f"{url}?{query}" if query else url
 
 
 # Plans (2.4.1) -----------------------------------------------------------------------------------

@@ -24,7 +24,6 @@ from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from isms.core import roc
 from isms.core.access import Access, can
 from isms.core.fields import ROCDateTimeField
 from isms.core.filters import FilterSet, ROCDateFilter
@@ -32,7 +31,13 @@ from isms.core.forms import ModelForm, add_service_errors
 from isms.core.generic import DetailAction, DetailPage, ListPage, RegisterView
 from isms.core.models import SchoolProfile
 from isms.core.registers import Column, Register, as_text
-from isms.core.restapi import ModelSerializer, RegisterViewSet, ReviewSerializer, service_errors
+from isms.core.restapi import (
+    DateTimeField,
+    ModelSerializer,
+    RegisterViewSet,
+    ReviewSerializer,
+    service_errors,
+)
 from isms.core.roles import MANAGERS, SUPERVISOR, SYSADMIN
 from isms.identity.models import InformationSystem
 
@@ -182,21 +187,6 @@ class ReviewForm(forms.Form):
 
 
 # The API ------------------------------------------------------------------------------------
-class DateTimeField(serializers.DateTimeField):
-    """A moment in ISO 8601, or as ROC text (``115/11/28 14:05``, Asia/Taipei)."""
-
-    def to_internal_value(self, value):
-        try:
-            return super().to_internal_value(value)
-        except serializers.ValidationError:
-            if not isinstance(value, str):
-                raise
-            try:
-                return self.enforce_timezone(roc.parse_roc_datetime(value))
-            except ValueError as exc:
-                raise serializers.ValidationError(str(exc), code="invalid") from None
-
-
 class WorkLogEntrySerializer(ModelSerializer):
     """An entry as the register keeps it; writes go through ``worklog.entry_save``."""
 

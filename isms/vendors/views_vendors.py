@@ -22,7 +22,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
@@ -31,7 +31,7 @@ from rest_framework import serializers
 from isms.core.access import Access, can
 from isms.core.filters import FilterSet, ROCDateFilter
 from isms.core.forms import ModelForm, add_service_errors
-from isms.core.generic import AddPage, DetailPage, EditPage, RegisterView
+from isms.core.generic import AddPage, DetailPage, EditPage, RegisterView, url_or_none
 from isms.core.models import Person
 from isms.core.registers import Column, Register
 from isms.core.restapi import ModelSerializer, service_errors
@@ -67,15 +67,6 @@ def _labels(choices):
 
 
 _state = _labels(STATE_CHOICES)
-
-
-def url_or_none(name: str, *args, query: str = "") -> str | None:
-    """A page of another module or slice, when it is there."""
-    try:
-        url = reverse(name, args=args)
-    except NoReverseMatch:
-        return None
-    return f"{url}?{query}" if query else url
 
 
 class UserChoiceField(forms.ModelChoiceField):
