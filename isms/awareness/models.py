@@ -251,7 +251,13 @@ class SelfCheck(VoidableModel):
         ]
 
     def __str__(self):
-        return f"{self.unit} {self.school_year}-{self.term}"
+        from django.utils.translation import gettext
+
+        term = gettext("%(year)d學年度第%(semester)d學期") % {
+            "year": self.school_year,
+            "semester": self.term,
+        }
+        return f"{self.unit} {term}"
 
     def get_absolute_url(self):
         return reverse("awareness:selfcheck_detail", args=[self.pk])

@@ -19,6 +19,7 @@ router (``api.router.register_register``). See docs/adding-a-module.md.
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.db import models
 from django.utils.html import conditional_escape
@@ -69,6 +70,10 @@ def as_text(value) -> str:
             return roc.format_roc(value)
     except ValueError:  # before 民國元年: no ROC form exists
         return value.isoformat()
+    if isinstance(value, Decimal):
+        # 2.0 hours reads 2, 1.50 reads 1.5: as people write them.
+        text = format(value, "f")
+        return text.rstrip("0").rstrip(".") if "." in text else text
     return str(value)
 
 

@@ -551,6 +551,9 @@ class PrintView(RegisterView):
                 and agreements.may_reveal(request.user)
                 and bool(agreement.national_id_sealed),
                 "company": company(agreement),
+                # The paper reads 「＿＿公司」: a registered name that already ends in 公司
+                # is not followed by a second one.
+                "company_suffix": "" if company(agreement).endswith("公司") else _("公司"),
                 "tax_id": _tax_id(agreement),
                 "services": numbered(services) or numbered(["", "", ""]),
                 "roc_year": roc.roc_year(day) if day else "",

@@ -73,3 +73,17 @@ def school_term(value):
     except ValueError:
         logger.warning("School profile has unusable semester start days", exc_info=True)
         return ""
+
+
+@register.filter
+def change_value(value):
+    """One side of a change in the trail: 是/否 for a flag, "—" for nothing, a list joined."""
+    from django.utils.translation import gettext as _
+
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, bool):
+        return _("是") if value else _("否")
+    if isinstance(value, list):
+        return "、".join(str(item) for item in value)
+    return value

@@ -1,12 +1,14 @@
 """ROC calendar: formatting, parsing, school years and semesters, and the template filters."""
 
 import datetime as dt
+from decimal import Decimal
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 from django.template import Context, Template
+from django.utils import translation
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -536,3 +538,30 @@ def test_school_term_filter_shows_nothing_for_an_unusable_profile():
     SchoolProfile.load()
     SchoolProfile.objects.filter(pk=1).update(second_semester_start_month=9)
     assert render("{{ d|school_term }}", d=D(2026, 11, 28)) == ""
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (Decimal("2.0"), "2"),
+        (Decimal("1.50"), "1.5"),
+        (Decimal("10"), "10"),
+        (Decimal("100.00"), "100"),
+        (Decimal("0.25"), "0.25"),
+    ],
+)
+def test_a_decimal_cell_reads_as_people_write_it(value, text):
+    from isms.core.registers import as_text
+
+    assert as_text(value) == text
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(None, "—"), ("", "—"), ([], "—"), (False, "否"), (True, "是"), (0, 0), ([1, 2], "1、2")],
+)
+def test_a_change_in_the_trail_shows_flags_and_nothing(value, text):
+    from isms.core.templatetags.roc import change_value
+
+    with translation.override("zh-hant"):
+        assert change_value(value) == text

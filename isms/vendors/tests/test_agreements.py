@@ -408,6 +408,17 @@ class TestPrint:
         assert "一、校務系統維護" in page and "二、網路設備保固" in page and "三、資安健診" in page
         assert f"本服務暨保密切結書一式兩份，分別由好幫手資訊公司以及{SCHOOL}保存" in page
         assert "申請單位及負責人蓋章" in page
+        assert "好幫手資訊</span>公司(以下簡稱為本公司)" in page
+
+    def test_a9_of_a_registered_company_name_says_公司_once(self, officer, officer_client):
+        v = vendor(name="正德電腦有限公司")
+        a = agreements.save_agreement(
+            Agreement(form=Form.A9, vendor=v, services="維護"), actor=officer
+        )
+        page = officer_client.get(self.url(a)).content.decode()
+        assert "公司公司" not in page
+        assert "正德電腦有限公司</span>(以下簡稱為本公司)" in page
+        assert f"分別由正德電腦有限公司以及{SCHOOL}保存" in page
 
     def test_a10_shows_the_company_and_its_tax_id(self, officer, client_for):
         v = vendor(name="網通工程", tax_id="04595257")
