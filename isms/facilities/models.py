@@ -515,6 +515,16 @@ class Visit(VoidableModel):
     unit = models.CharField(_("單位"), max_length=20, choices=Unit.choices)
     unit_other = models.CharField(_("其他單位"), max_length=100, blank=True)
     company = models.CharField(_("廠商名稱"), max_length=200, blank=True)
+    # The registered vendor (6.1), when the company is one: its contracts and agreements
+    # are then checked against the visit, and the visit is listed on the vendor's page.
+    vendor = models.ForeignKey(
+        "vendors.Vendor",
+        verbose_name=_("委外廠商"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="visits",
+    )
     visitor_name = models.CharField(_("進入機房人員姓名"), max_length=100)
     escort = models.ForeignKey(
         USER,

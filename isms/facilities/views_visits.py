@@ -49,6 +49,7 @@ from isms.core.models import SchoolProfile
 from isms.core.registers import Column, Register, as_text, nav_link
 from isms.core.restapi import DateTimeField, ModelSerializer, RegisterViewSet, service_errors
 from isms.core.roles import GUARD, MANAGERS
+from isms.vendors.models import Vendor
 
 from . import visits
 from .models import Room, Visit
@@ -85,6 +86,9 @@ class VisitFilterSet(FilterSet):
     room = df.ModelChoiceFilter(
         label=gettext_lazy("機房"), queryset=Room.objects.order_by("kind", "name")
     )
+    vendor = df.ModelChoiceFilter(
+        label=gettext_lazy("委外廠商"), queryset=Vendor.objects.order_by("name")
+    )
     state = df.ChoiceFilter(
         label=gettext_lazy("狀態"), choices=visits.Status.choices, method="filter_state"
     )
@@ -97,7 +101,7 @@ class VisitFilterSet(FilterSet):
 
     class Meta:
         model = Visit
-        fields = ["room", "state", "unit", "purpose"]
+        fields = ["room", "vendor", "state", "unit", "purpose"]
 
     def filter_state(self, queryset, name, value):
         return queryset.filter(visits.status_filter(value)) if value else queryset
@@ -187,6 +191,7 @@ class VisitForm(ModelForm):
             "equipment_detail",
             "unit",
             "unit_other",
+            "vendor",
             "company",
             "visitor_name",
             "escort",
@@ -211,7 +216,10 @@ class VisitForm(ModelForm):
             "present_person": gettext_lazy(
                 "廠商維修或更新存有個人資料的設備時，須指派本校專人在場（條文 7.9）。"
             ),
-            "company": gettext_lazy("單位為「廠商」時填寫。"),
+            "vendor": gettext_lazy(
+                "已登記的委外廠商：紀錄頁會核對其合約與保密切結書（條文 6.1）。"
+            ),
+            "company": gettext_lazy("未登記的廠商才需填寫；選了委外廠商時以登記的公司名稱為準。"),
             "unit_other": gettext_lazy("單位為「其他」時填寫。"),
             "equipment_detail": gettext_lazy("攜出（入）設備為「有」時，寫明設備。"),
         }
@@ -227,6 +235,9 @@ class VisitForm(ModelForm):
         fields["room"].queryset = Room.objects.filter(
             Q(voided_at__isnull=True) | Q(pk=visit.room_id or 0)
         ).order_by("kind", "name")
+        fields["vendor"].queryset = Vendor.objects.filter(
+            Q(voided_at__isnull=True) | Q(pk=visit.vendor_id or 0)
+        ).order_by("name")
         fields["escort"].queryset = logins(visit.escort_id)
         fields["present_person"].queryset = logins(visit.present_person_id)
         kept_assets = list(visit.assets.values_list("pk", flat=True)) if visit.pk else []
@@ -496,6 +507,7 @@ class VisitDetail(DetailPage):
             state_label=_status(visit),
             unit=visits.unit_label(visit),
             assets=list(visit.assets.order_by("property_number", "id")),
+            vendor_gaps=visits.vendor_gaps(visit) if open_ else [],
             locked=visits.locked(visit),
             can_edit=open_ and visits.may_record(user),
             can_exit=open_ and visit.exited_at is None and can(user, "change", EXIT_ACCESS),

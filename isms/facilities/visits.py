@@ -34,6 +34,8 @@ from isms.audit import trail
 from isms.core import roc
 from isms.core.access import has_role
 from isms.core.roles import EQUIPMENT_HEAD, GUARD, SECURITY_OFFICER, SYSADMIN
+from isms.vendors import agreements as vendor_agreements
+from isms.vendors.models import Vendor
 
 from .models import Room, Visit
 
@@ -59,6 +61,7 @@ ENTRY_FIELDS = (
     "equipment_detail",
     "unit",
     "unit_other",
+    "vendor",
     "company",
     "visitor_name",
     "escort",
@@ -208,6 +211,12 @@ def normalise(visit: Visit) -> None:
         visit.unit_other = ""
     if visit.unit != Unit.VENDOR:
         visit.company = ""
+        visit.vendor = None
+    elif visit.vendor_id:
+        # A registered vendor's name is the company written on the line.
+        name = Vendor.objects.filter(pk=visit.vendor_id).values_list("name", flat=True).first()
+        if name:
+            visit.company = name
 
 
 def check_visit(
@@ -224,7 +233,8 @@ def check_visit(
        the entry, not in the future.
     3. 進出事由: 維修 names what is repaired, 其他 the reason.
     4. 攜出（入）設備: 有 says what.
-    5. 單位: 其他 says which, 廠商 its name; 姓名 given.
+    5. 單位: 其他 says which, 廠商 a registered vendor in use (or, unregistered, its
+       name); 姓名 given.
     6. 3.1.3: a vendor is escorted by an active login of the school.
     7. 7.9: a vendor working on equipment storing personal data (ticked, or an asset
        chosen that stores it: ``assets_with_personal_data``) has the school's person
@@ -269,8 +279,16 @@ def check_visit(
         errors["unit"] = _("請選擇進入機房人員的單位：廠商、總務處、設備組或其他。")
     elif visit.unit == Unit.OTHER and not visit.unit_other:
         errors["unit_other"] = _("單位為「其他」時，請寫明單位（%(form)s）。") % {"form": FORM}
+    elif visit.unit == Unit.VENDOR and visit.vendor_id:
+        found = list(Vendor.objects.filter(pk=visit.vendor_id).values_list("voided_at", flat=True))
+        if not found:
+            errors["vendor"] = _("找不到此委外廠商。")
+        elif found[0] is not None and (kept is None or kept.vendor_id != visit.vendor_id):
+            errors["vendor"] = _("此委外廠商已作廢，請選擇其他廠商或直接填寫廠商名稱。")
     elif visit.unit == Unit.VENDOR and not visit.company:
-        errors["company"] = _("單位為「廠商」時，請填寫廠商名稱（%(form)s）。") % {"form": FORM}
+        errors["company"] = _(
+            "單位為「廠商」時，請選擇登記的委外廠商或填寫廠商名稱（%(form)s）。"
+        ) % {"form": FORM}
     if not visit.visitor_name:
         errors["visitor_name"] = _("請填寫進入機房人員的姓名（%(form)s「姓名」）。") % {
             "form": FORM
@@ -301,6 +319,15 @@ def check_visit(
                 "n": len(value),
             }
     return errors
+
+
+def vendor_gaps(visit: Visit) -> list[str]:
+    """For a registered vendor's visit: what its contract and agreements lack on the day
+    of the visit (6.1, 6.1.2, 6.1.3). Shown on the visit's page; the log keeps the line."""
+    if visit.unit != Unit.VENDOR or not visit.vendor_id or visit.entered_at is None:
+        return []
+    day = timezone.localtime(visit.entered_at).date()
+    return vendor_agreements.visit_gaps(visit.vendor_id, visit.visitor_name, day)
 
 
 def _assets_store_personal_data(assets) -> bool:

@@ -688,3 +688,45 @@ def findings(today: dt.date | None = None) -> list[dict]:
             {"form": form, "label": Form(form).label, "clause": clause_of(form), "rows": missing}
         )
     return sections
+
+
+# A vendor's visit to a server room (3.1.3 with 6.1) -------------------------------------------
+def visit_gaps(vendor_id: int, visitor_name: str, day: dt.date) -> list[str]:
+    """What the records lack for a registered vendor's person working in a server room on
+    ``day`` (the visit is recorded all the same: the log tells what happened).
+
+    1. 6.1: a contract of the vendor in use on that day;
+    2. 6.1.2: the vendor's A-9, valid on that day;
+    3. 6.1.3: the visitor (by name) among the vendor staff of the vendor's contracts, with
+       an A-10 valid on that day.
+    """
+    vendor = Vendor.objects.filter(pk=vendor_id).first()
+    if vendor is None:
+        return []
+    gaps = []
+    contracts = Contract.objects.active().filter(vendor_id=vendor_id)
+    if not contracts.filter(start_on__lte=day, end_on__gte=day).exists():
+        gaps.append(
+            _("%(vendor)s 於 %(day)s 沒有執行中的委外合約（條文 6.1）。")
+            % {"vendor": vendor.name, "day": roc.format_roc(day)}
+        )
+    if not Agreement.objects.filter(valid_q(Form.A9, day=day), vendor_id=vendor_id).exists():
+        gaps.append(
+            _("%(vendor)s 沒有於 %(day)s 有效的 A-9 服務委外單位服務暨保密切結書（條文 6.1.2）。")
+            % {"vendor": vendor.name, "day": roc.format_roc(day)}
+        )
+    name = (visitor_name or "").strip()
+    if not name:
+        return gaps
+    people = Person.objects.filter(vendor_contracts__in=contracts, name=name).distinct()
+    if not people.exists():
+        gaps.append(
+            _("「%(name)s」不在 %(vendor)s 委外合約的到校服務人員名單中（條文 6.1.3）。")
+            % {"name": name, "vendor": vendor.name}
+        )
+    elif not Agreement.objects.filter(valid_q(Form.A10, day=day), person__in=people).exists():
+        gaps.append(
+            _("「%(name)s」沒有於 %(day)s 有效的 A-10 委外廠商人員保密切結書（條文 6.1.3）。")
+            % {"name": name, "day": roc.format_roc(day)}
+        )
+    return gaps

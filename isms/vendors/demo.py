@@ -115,3 +115,38 @@ def load_demo() -> None:
             agreements.sign(
                 a8, actor=officer, signed_on=today - dt.timedelta(days=30), scan=_scan("A-8.pdf")
             )
+        if engineer is not None:
+            _server_room_visit(records, engineer)
+
+
+def _server_room_visit(vendor: Vendor, engineer: Person) -> None:
+    """The engineer's visit to the server room three days ago, linked to the vendor: his
+    A-10 is still a draft, so the visit's page shows that gap (6.1.3)."""
+    from isms.facilities import visits
+    from isms.facilities.models import Room, Visit
+
+    room = Room.objects.active().filter(kind=Room.Kind.SERVER_ROOM).order_by("id").first()
+    head = User.objects.filter(username="equipment").first()
+    if room is None or head is None:
+        return
+    now = timezone.now()
+    entered = timezone.localtime(now).replace(hour=14, minute=0, second=0, microsecond=0)
+    entered -= dt.timedelta(days=3)
+    visit = visits.save_visit(
+        Visit(
+            room=room,
+            entered_at=entered,
+            exited_at=entered + dt.timedelta(hours=1, minutes=10),
+            purpose=Visit.Purpose.REPAIR,
+            purpose_detail="校務行政系統版本更新",
+            unit=Visit.Unit.VENDOR,
+            vendor=vendor,
+            visitor_name=engineer.name,
+            escort=head,
+        ),
+        actor=head,
+        now=now,
+    )
+    guard = User.objects.filter(username="guard").first()
+    if guard is not None:
+        visits.confirm_key(visit, actor=guard, now=visit.exited_at + dt.timedelta(minutes=5))

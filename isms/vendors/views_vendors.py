@@ -36,6 +36,7 @@ from isms.core.models import Person
 from isms.core.registers import Column, Register
 from isms.core.restapi import ModelSerializer, service_errors
 from isms.core.roles import MANAGERS, SECURITY_OFFICER, SYSADMIN
+from isms.facilities.views_visits import VISIT_ACCESS
 
 from . import vendors
 from .models import Contract, Vendor, VendorContact
@@ -43,6 +44,8 @@ from .nav import NAV
 
 KEEPERS = frozenset({SECURITY_OFFICER, SYSADMIN})
 READERS = MANAGERS | KEEPERS
+# Server-room visits listed on a vendor's page.
+VISITS_SHOWN = 10
 VENDOR_ACCESS = Access(view=READERS, add=KEEPERS, change=KEEPERS, void=KEEPERS)
 CONTRACT_ACCESS = Access(view=READERS, add=KEEPERS, change=KEEPERS, void=KEEPERS)
 
@@ -390,17 +393,31 @@ class VendorDetail(DetailPage):
             c.state_label = _state(c.state)
             c.terms_missing = vendors.terms_missing(c)
         keeper = can(request.user, "change", VENDOR_ACCESS) and vendor.voided_at is None
+        # The vendor's people in the server rooms (人員進出資訊機房登記表), latest first.
+        sees_visits = can(request.user, "view", VISIT_ACCESS)
+        recent_visits = (
+            list(
+                vendor.visits.filter(voided_at__isnull=True)
+                .select_related("room", "escort__person")
+                .order_by("-entered_at", "-id")[:VISITS_SHOWN]
+            )
+            if sees_visits
+            else []
+        )
         extra.update(
             vendor=vendor,
             contacts=list(vendor.contacts.all()),
             contracts=contracts,
             can_keep=keeper,
+            sees_visits=sees_visits,
+            visits=recent_visits,
             can_add_contract=keeper and can(request.user, "add", CONTRACT_ACCESS),
             links={
                 "contacts": reverse("vendors:vendor_contacts", args=[vendor.pk]),
                 "add_contract": reverse("vendors:contract_add") + f"?vendor={vendor.pk}",
                 "contracts": reverse("vendors:contract_list") + f"?vendor={vendor.pk}",
                 "agreements": url_or_none("vendors:agreement_list", query=f"vendor={vendor.pk}"),
+                "visits": url_or_none("facilities:visit_list", query=f"vendor={vendor.pk}"),
             },
         )
         return super().get(request, pk, status=status, **extra)
