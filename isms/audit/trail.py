@@ -288,3 +288,74 @@ def verify(chunk_size: int = 5000) -> VerifyResult:
     if last_id != checked or last_hash != expected_prev:
         return VerifyResult(False, checked, checked + 1, "truncated")
     return VerifyResult(True, checked)
+
+
+# One record and its many-to-many lists, as one entry --------------------------------------------
+def _relation(model, name):
+    field_ = model._meta.get_field(name)
+    return field_.remote_field.through, field_.m2m_field_name(), field_.m2m_reverse_field_name()
+
+
+def _labels(objects) -> list[str]:
+    return sorted(str(o) for o in objects)
+
+
+def save_with_lists(obj, *, kept, lists: dict) -> None:
+    """Write ``obj`` (new when ``kept`` is None, else changed from ``kept`` as stored) and set
+    its many-to-many ``lists`` ({field name: objects}), recording ONE entry with every field
+    and list that changed: a plain save and ``.set()`` would record one entry for the record
+    and one per list. Call inside a transaction and ``as_actor``."""
+    from django.db import connection
+
+    from .signals import IGNORED_FIELDS, created_changes
+
+    model = type(obj)
+    if kept is None:
+        if not connection.features.can_return_rows_from_bulk_insert:  # pragma: no cover
+            raise RuntimeError("the database cannot return the new row's id")
+        model.objects.bulk_create([obj])
+        changes = created_changes(obj)
+        for name, objects in lists.items():
+            through, source, target = _relation(model, name)
+            through.objects.bulk_create(
+                [through(**{f"{source}_id": obj.pk, f"{target}_id": o.pk}) for o in objects]
+            )
+            if objects:
+                changes[name] = [None, _labels(objects)]
+        record(Action.CREATE, obj, changes=changes)
+        return
+    diff, values = {}, {}
+    for f in model._meta.concrete_fields:
+        if f.primary_key or f.attname in IGNORED_FIELDS:
+            continue
+        before, after = getattr(kept, f.attname), getattr(obj, f.attname)
+        if before != after:
+            values[f.attname] = after
+            diff[f.attname] = [jsonable(before), jsonable(after)]
+    for name, objects in lists.items():
+        through, source, target = _relation(model, name)
+        before = list(getattr(kept, name).all())
+        had, wanted = {o.pk for o in before}, {o.pk for o in objects}
+        if had == wanted:
+            continue
+        gone = through.objects.filter(**{f"{source}_id": obj.pk}).exclude(
+            **{f"{target}_id__in": wanted}
+        )
+        # A raw delete: the auto-created link rows are not records of their own in the trail.
+        gone._raw_delete(gone.db)
+        through.objects.bulk_create(
+            [
+                through(**{f"{source}_id": obj.pk, f"{target}_id": o.pk})
+                for o in objects
+                if o.pk not in had
+            ]
+        )
+        diff[name] = [_labels(before) or None, _labels(objects) or None]
+    if not diff:
+        return
+    if hasattr(obj, "updated_at"):
+        obj.updated_at = timezone.now()
+        values["updated_at"] = obj.updated_at
+    if values:
+        model.objects.filter(pk=obj.pk).update(**values)
+    record(Action.UPDATE, obj, changes=diff)

@@ -347,7 +347,9 @@ class FormPage(RegisterView):
             else:
                 messages.success(request, _("已儲存「%(obj)s」。") % {"obj": obj})
                 return redirect(obj.get_absolute_url())
-        ctx = self.context(form=form, object=form.instance)
+        # The page around the refused form names the record as stored: the posted values
+        # may be incomplete (a __str__ reading an empty field must not fail).
+        ctx = self.context(form=form, object=self.get_instance() or form.instance)
         return render(request, self.template_name, ctx, status=400)
 
 

@@ -213,22 +213,58 @@ class Register:
     def export_columns(cls) -> list[Column]:
         return [c for c in cls.columns if c.export]
 
+    # A list whose rows can be late (逾期): the row is red, and ``late_column``'s cell bold red.
+    late_column: str | None = None
+
+    @classmethod
+    def rows_state(cls, now):
+        """What ``row_late`` needs for every row of a page, read once (e.g. a setting)."""
+        return None
+
+    @classmethod
+    def row_late(cls, obj, now, state=None) -> bool:
+        """Whether a record in use is late at ``now`` (overridden by such registers)."""
+        return False
+
+    @classmethod
+    def cell_attrs(cls, obj, name: str, now) -> str:
+        """Extra attributes of a cell (e.g. `` data-status="overdue"``) for scripts and tests."""
+        return ""
+
+    @classmethod
+    def cell_html(cls, obj, name: str, text: str, late: bool) -> str:
+        """A cell's content, escaped ``text`` by default (a register may add a badge)."""
+        return text
+
     @classmethod
     def render_rows(cls, objects, url_for: Callable) -> str:
         """The table body as HTML, built in Python: this is the hot path of every list page."""
+        from django.utils import timezone
+
         cols = cls.page_columns()
+        now = timezone.now()
+        state = cls.rows_state(now)
         out = []
         for obj in objects:
             cells = []
             voided = getattr(obj, "voided_at", None) is not None
+            late = not voided and cls.row_late(obj, now, state)
             for col in cols:
                 text = conditional_escape(col.text(obj))
                 if col.link:
                     cells.append(f'<td><a href="{url_for(obj)}">{text or "—"}</a></td>')
-                else:
-                    cells.append(f"<td>{text}</td>")
-            cls_attr = ' class="voided"' if voided else ""
-            out.append(f"<tr{cls_attr}>{''.join(cells)}</tr>")
+                    continue
+                attrs = cls.cell_attrs(obj, col.name, now)
+                if late and col.name == cls.late_column:
+                    attrs += ' class="text-danger fw-bold"'
+                cells.append(f"<td{attrs}>{cls.cell_html(obj, col.name, text, late)}</td>")
+            if voided:
+                row_attrs = ' class="voided"'
+            elif late:
+                row_attrs = ' class="table-danger" data-overdue'
+            else:
+                row_attrs = ""
+            out.append(f"<tr{row_attrs}>{''.join(cells)}</tr>")
         return mark_safe("".join(out))
 
     @classmethod

@@ -19,9 +19,7 @@ from django.db.models import Q
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import conditional_escape
 from django.utils.http import urlencode
-from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema
@@ -419,32 +417,16 @@ class VisitRegister(Register):
     nav_label = gettext_lazy("機房進出登記")
     detail_template = "facilities/visits/detail.html"
 
+    # A visit not closed when its entry day ended is red (逾時未結).
+    late_column = "state"
+
     @classmethod
-    def render_rows(cls, objects, url_for):
-        """The table body; a visit not closed when its entry day ended is red (逾時未結)."""
-        cols = cls.page_columns()
-        now = timezone.now()
-        out = []
-        for obj in objects:
-            code = visits.status(obj, now)
-            cells = []
-            for col in cols:
-                text = conditional_escape(col.text(obj))
-                if col.link:
-                    cells.append(f'<td><a href="{url_for(obj)}">{text or "—"}</a></td>')
-                elif col.name == "state":
-                    style = ' class="text-danger fw-bold"' if code == visits.Status.OVERDUE else ""
-                    cells.append(f'<td data-status="{code}"{style}>{text}</td>')
-                else:
-                    cells.append(f"<td>{text}</td>")
-            classes = []
-            if obj.voided_at is not None:
-                classes.append("voided")
-            elif code == visits.Status.OVERDUE:
-                classes.append("table-danger")
-            cls_attr = f' class="{" ".join(classes)}"' if classes else ""
-            out.append(f"<tr{cls_attr}>{''.join(cells)}</tr>")
-        return mark_safe("".join(out))
+    def row_late(cls, obj, now, state=None):
+        return visits.status(obj, now) == visits.Status.OVERDUE
+
+    @classmethod
+    def cell_attrs(cls, obj, name, now):
+        return f' data-status="{visits.status(obj, now)}"' if name == "state" else ""
 
     @classmethod
     def void_record(cls, obj, *, actor, reason):

@@ -5,8 +5,6 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.urls import path
-from django.utils.html import conditional_escape
-from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -107,20 +105,9 @@ class NotificationRegister(Register):
         return [(name, "" if name == label else value) for name, value in rows]
 
     @classmethod
-    def render_rows(cls, objects, url_for):
-        """As the generic table, with failed rows in red so that they cannot be missed."""
-        cols = cls.page_columns()
-        out = []
-        for obj in objects:
-            cells = []
-            for col in cols:
-                text = conditional_escape(col.text(obj))
-                if col.link:
-                    text = f'<a href="{url_for(obj)}">{text or "—"}</a>'
-                cells.append(f"<td>{text}</td>")
-            cls_attr = ' class="table-danger"' if obj.status == Status.FAILED else ""
-            out.append(f"<tr{cls_attr}>{''.join(cells)}</tr>")
-        return mark_safe("".join(out))
+    def row_late(cls, obj, now, state=None):
+        """A failed notification is red so that it cannot be missed."""
+        return obj.status == Status.FAILED
 
     @classmethod
     def urls(cls):

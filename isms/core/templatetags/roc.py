@@ -87,3 +87,14 @@ def change_value(value):
     if isinstance(value, list):
         return "、".join(str(item) for item in value)
     return value
+
+
+@register.filter(expects_localtime=True)
+def roc_due(value):
+    """A deadline as people read it: one that falls at local midnight is shown as the last
+    minute of the day before (``115/12/03 23:59``, not ``115/12/04 00:00``)."""
+    if isinstance(value, dt.datetime):
+        local = _local(value)
+        if local.time() == dt.time.min:
+            value = local - dt.timedelta(minutes=1)
+    return roc_datetime(value)

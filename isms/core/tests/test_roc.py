@@ -565,3 +565,15 @@ def test_a_change_in_the_trail_shows_flags_and_nothing(value, text):
 
     with translation.override("zh-hant"):
         assert change_value(value) == text
+
+
+def test_a_deadline_at_midnight_reads_as_the_end_of_the_day_before():
+    from isms.core.templatetags.roc import roc_due
+
+    taipei = ZoneInfo("Asia/Taipei")
+    with translation.override("zh-hant"):
+        midnight = dt.datetime(2026, 12, 4, 0, 0, tzinfo=taipei)
+        assert roc_due(midnight) == "115/12/03 23:59"
+        assert roc_due(midnight.astimezone(dt.UTC)) == "115/12/03 23:59"
+        assert roc_due(dt.datetime(2026, 12, 4, 0, 1, tzinfo=taipei)) == "115/12/04 00:01"
+        assert roc_due(None) == ""
