@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "isms.facilities",
     "isms.vendors",
     "isms.awareness",
+    "isms.privacy",
 ]
 
 MIDDLEWARE = [
@@ -258,6 +259,13 @@ ISMS_MQTT_CA_FILE = os.environ.get("ISMS_MQTT_CA_FILE", "")
 # without it a key is derived from SECRET_KEY).
 ISMS_VENDOR_ACCESS_DAYS = env_int("ISMS_VENDOR_ACCESS_DAYS", 7)
 ISMS_FIELD_KEY = os.environ.get("ISMS_FIELD_KEY", "")
+# Privacy (7; PDPA): a paper hand-over's receipt is confirmed within this many days (7.6);
+# the people concerned by a personal-data leak are told within this many hours of its
+# report (PDPA art. 12); a publishing approval's owner is reminded this many days before
+# its end (7.4).
+ISMS_TRANSFER_CONFIRM_DAYS = env_int("ISMS_TRANSFER_CONFIRM_DAYS", 3)
+ISMS_LEAK_NOTICE_HOURS = env_int("ISMS_LEAK_NOTICE_HOURS", 72)
+ISMS_PUBLISHING_REMIND_DAYS = env_int("ISMS_PUBLISHING_REMIND_DAYS", 14)
 # The regulation's yearly incident-response drill as a duty; 0 turns it off.
 ISMS_INCIDENT_DRILL = env_bool("ISMS_INCIDENT_DRILL", True)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

@@ -21,6 +21,7 @@ from isms.incidents import api as incidents_api
 from isms.incidents import views as incidents_views
 from isms.notifications.views import NotificationRegister
 from isms.operations import urls as operations_urls
+from isms.privacy import urls as privacy_urls
 from isms.vendors import urls as vendors_urls
 
 router.register_register(core_views.PersonRegister, "people")
@@ -52,6 +53,7 @@ for _module in (
     *facilities_urls.MODULES,
     *vendors_urls.MODULES,
     *awareness_urls.MODULES,
+    *privacy_urls.MODULES,
 ):
     for _register, _prefix in _module.API_ROUTES:
         router.register_register(_register, _prefix)
@@ -82,6 +84,7 @@ urlpatterns = [
     path("facilities/", include("isms.facilities.urls")),
     path("vendors/", include("isms.vendors.urls")),
     path("awareness/", include("isms.awareness.urls")),
+    path("privacy/", include("isms.privacy.urls")),
     path("api/password-check/", core_api.PasswordCheckView.as_view(), name="api-password-check"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

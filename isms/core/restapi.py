@@ -248,6 +248,9 @@ class RegisterViewSet(viewsets.ModelViewSet):
 
 class Router(routers.DefaultRouter):
     include_root_view = False
+    # No ``.json`` suffix routes: JSON is the API's only format (content negotiation picks
+    # it), and an action without a ``format`` argument would fail on a suffixed URL.
+    include_format_suffixes = False
 
     def register(self, prefix, viewset, basename=None):
         # The URLconf may be imported again after an import error elsewhere: keep the first.

@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy
 from isms.core.access import SIGNED_IN, Access, can
 from isms.core.filters import FilterSet
 from isms.core.forms import add_service_errors
-from isms.core.generic import AddPage, DetailPage, EditPage, ProtectedView
+from isms.core.generic import AddPage, DetailPage, EditPage, ProtectedView, url_or_none
 from isms.core.registers import Column, Register, nav_link
 from isms.core.roles import MANAGERS, SECURITY_OFFICER, SUPERVISOR
 
@@ -267,6 +267,13 @@ class IncidentDetail(DetailPage):
         from isms.core import services as core_services
 
         ctx["attachments"] = core_services.attachments_for(incident)
+        # 個資外洩: the notification of the people concerned (PDPA art. 12) is the privacy
+        # module's; linked by URL name only, so incidents never imports it.
+        ctx["leak_url"] = (
+            url_or_none("privacy:leak_for_incident", incident.pk)
+            if incident.category == Incident.Category.DATA_LEAK
+            else None
+        )
         return render(request, "incidents/incident_detail.html", ctx)
 
 

@@ -50,12 +50,26 @@ def test_only_sign_in_sign_out_and_health_are_public():
         if declared_access(callback) == "public"
     )
     assert public == [
+        # 7.1 / PDPA art. 17: the inventory's four items for the school website.
+        "api/^personal-data-files/public/$",
         "compliance/calendar/<str:key>.ics",  # the secret key in the URL is the credential
         "healthz",
         "i18n/setlang/",
         "login/",
         "logout/",
+        "privacy/public/",
+        "privacy/public/<int:pk>/",
+        "privacy/public/embed/",
     ]
+
+
+@pytest.mark.django_db
+def test_an_api_action_with_a_format_suffix_is_not_found_rather_than_a_crash(client_for):
+    from isms.core.roles import SECURITY_OFFICER
+
+    c = client_for(SECURITY_OFFICER)
+    response = c.post("/api/people/1/void.json", {"reason": "x"})
+    assert response.status_code == 404
 
 
 @pytest.mark.django_db
