@@ -335,6 +335,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Choice sets whose field names other registers use too (kind, channel).
+    "ENUM_NAME_OVERRIDES": {
+        "SubjectRequestKindEnum": "isms.privacy.models.SubjectRequest.Kind",
+        "SubjectRequestChannelEnum": "isms.privacy.models.SubjectRequest.Channel",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "isms.core.openapi.add_error_responses",

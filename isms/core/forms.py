@@ -47,6 +47,32 @@ class ModelForm(forms.ModelForm):
         formfield_callback = roc_formfield
 
 
+# The help under a moment entered in ROC (民國) form.
+ROC_MOMENT_HELP = _("民國年/月/日 時:分，例如 115/11/28 14:05（24 小時制）。")
+
+
+def boolean_radio(label, choices, *, initial: bool, help_text=""):
+    """A yes/no question as radio buttons: ``choices`` are (bool, label) in the order shown;
+    nothing chosen counts as ``initial``."""
+    return forms.TypedChoiceField(
+        label=label,
+        choices=[(str(value), text) for value, text in choices],
+        coerce=lambda value: value == "True",
+        empty_value=initial,
+        required=False,
+        initial=str(initial),
+        widget=forms.RadioSelect,
+        help_text=help_text,
+    )
+
+
+class LoginChoiceField(forms.ModelChoiceField):
+    """A login, shown by its name (the person's, else the username)."""
+
+    def label_from_instance(self, obj):
+        return str(obj)
+
+
 class VoidForm(forms.Form):
     reason = forms.CharField(
         label=_("作廢原因"),

@@ -5,6 +5,7 @@ through ``access.restrict`` so that a record outside the person's scope is a 404
 """
 
 import csv
+import datetime as dt
 import io
 
 from django.contrib import messages
@@ -24,7 +25,7 @@ from django.views import View
 from isms.audit import trail
 from isms.audit.models import AuditEntry
 
-from . import services
+from . import roc, services
 from .access import can, restrict
 from .forms import VoidForm, add_service_errors
 
@@ -499,3 +500,125 @@ def url_or_none(name: str, *args, query: str = "") -> str | None:
     except NoReverseMatch:
         return None
     return f"{url}?{query}" if query else url
+
+
+# A month's paper sheet (an A4 log printed per month) -------------------------------------------
+def month_param(day) -> str:
+    """A month as the print views take it: ``115-11``."""
+    return f"{roc.roc_year(day)}-{day.month:02d}"
+
+
+def parse_month(params, *, with_year: bool = False) -> tuple[int, int]:
+    """(Western year, month) from ``month=115-11`` (also 115/11, 11511), with ``with_year``
+    also ``year=115&month=11``; the current month when none is given. ValueError with a
+    zh-TW message otherwise."""
+    text = (params.get("month") or "").strip()
+    year_text = (params.get("year") or "").strip() if with_year else ""
+    today = timezone.localdate()
+    if not text and not year_text:
+        return today.year, today.month
+    try:
+        if year_text:
+            year, month = int(year_text), int(text or today.month)
+        else:
+            cleaned = text.replace("/", "-").replace(".", "-")
+            if "-" in cleaned:
+                first, second = cleaned.split("-", 1)
+                year, month = int(first), int(second)
+            elif cleaned.isdigit() and len(cleaned) in (4, 5):
+                year, month = int(cleaned[:-2]), int(cleaned[-2:])
+            else:
+                raise ValueError
+    except ValueError:
+        raise ValueError(_("月份請以民國年-月填寫，例如 115-11。")) from None
+    if year > roc.MAX_ROC_YEAR:  # a Western year
+        year -= roc.ROC_OFFSET
+    if not (roc.MIN_ROC_YEAR <= year <= roc.MAX_ROC_YEAR) or not (1 <= month <= 12):
+        raise ValueError(_("月份請以民國年-月填寫，例如 115-11。"))
+    return year + roc.ROC_OFFSET, month
+
+
+def month_span(year: int, month: int):
+    """The month's first moment and the next month's first moment (local time)."""
+    first = dt.date(year, month, 1)
+    after = dt.date(year + (month == 12), month % 12 + 1, 1)
+    return (
+        timezone.make_aware(dt.datetime.combine(first, dt.time.min)),
+        timezone.make_aware(dt.datetime.combine(after, dt.time.min)),
+    )
+
+
+def sheet_pages(lines: list, per_page: int) -> list[list]:
+    """The sheet's pages of ``per_page`` lines, the last filled with empty lines (None);
+    one empty page when there are no lines."""
+    count = max(1, -(-len(lines) // per_page))
+    padded = lines + [None] * (count * per_page - len(lines))
+    return [padded[i : i + per_page] for i in range(0, len(padded), per_page)]
+
+
+class MonthSheetView(RegisterView):
+    """The paper sheet of one month, filled from the records the person may read (by
+    ``date_field``; voided ones left out), empty lines to fill the last page; a bad month
+    (or what ``sheet_errors`` finds) → the page with the reason (400)."""
+
+    template_name = None
+    date_field = None
+    per_page = 10
+    month_with_year = False
+    count_name = "line_count"
+
+    def sheet_errors(self) -> list[str]:
+        """Refusals found before the month is read (e.g. an unknown room)."""
+        return []
+
+    def sheet_filter(self, rows):
+        return rows
+
+    def sheet_line(self, record) -> dict:
+        raise NotImplementedError
+
+    def sheet_context(self) -> dict:
+        return {}
+
+    def get(self, request):
+        from isms.compliance.models import PolicyRevision
+
+        from .models import SchoolProfile
+
+        errors = list(self.sheet_errors())
+        try:
+            year, month = parse_month(request.GET, with_year=self.month_with_year)
+        except ValueError as error:
+            errors.append(str(error))
+            year, month = timezone.localdate().year, timezone.localdate().month
+        lines = []
+        if not errors:
+            start, end = month_span(year, month)
+            field = self.date_field
+            found = (
+                self.sheet_filter(self.scoped("view"))
+                .filter(**{f"{field}__gte": start, f"{field}__lt": end})
+                .filter(voided_at__isnull=True)
+                .order_by(field, "id")
+            )
+            lines = [self.sheet_line(record) for record in found]
+        school = SchoolProfile.load()
+        return render(
+            request,
+            self.template_name,
+            {
+                "pages": sheet_pages(lines, self.per_page),
+                self.count_name: len(lines),
+                "roc_year": year - roc.ROC_OFFSET,
+                "month": month,
+                "month_value": f"{year - roc.ROC_OFFSET}-{month:02d}",
+                "errors": errors,
+                "school": school,
+                "school_profile": school,
+                "policy_version": PolicyRevision.current(),
+                "now": timezone.now(),
+                "back": reverse(self.register.url_name("list")),
+                **self.sheet_context(),
+            },
+            status=400 if errors else 200,
+        )

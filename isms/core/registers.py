@@ -283,10 +283,13 @@ class Register:
         return rows
 
     @classmethod
-    def urls(cls):
+    def urls(cls, *, without=()):
+        """The register's URL patterns; ``without`` leaves out views (e.g. ``("list",)``
+        for a module that serves its own list page)."""
         from .generic import register_urls
 
-        return register_urls(cls)
+        left_out = {f"{cls.prefix()}_{view}" for view in without}
+        return [p for p in register_urls(cls) if p.name not in left_out]
 
     @classmethod
     def has_page(cls, view: str) -> bool:

@@ -166,6 +166,40 @@ def service_errors(error) -> serializers.ValidationError:
     return serializers.ValidationError(detail)
 
 
+class ServiceSerializer(ModelSerializer):
+    """A register's serializer that saves through its service.
+
+    Moments read in ISO or ROC; ``save_record(instance, actor=..., **extras)`` does the
+    saving (the names in ``save_extras`` are taken out of the validated data and passed to
+    it as keywords, ``None`` when not sent); the service's refusals answer as field errors.
+    """
+
+    serializer_field_mapping = {
+        **ModelSerializer.serializer_field_mapping,
+        models.DateTimeField: DateTimeField,
+    }
+    id = serializers.IntegerField(read_only=True)
+    save_extras: tuple[str, ...] = ()
+
+    def save_record(self, instance, *, actor, **extras):
+        raise NotImplementedError
+
+    def _save(self, instance, validated_data):
+        extras = {name: validated_data.pop(name, None) for name in self.save_extras}
+        for name, value in validated_data.items():
+            setattr(instance, name, value)
+        try:
+            return self.save_record(instance, actor=self.context["request"].user, **extras)
+        except DjangoValidationError as error:
+            raise service_errors(error) from None
+
+    def create(self, validated_data):
+        return self._save(self.Meta.model(), validated_data)
+
+    def update(self, instance, validated_data):
+        return self._save(instance, validated_data)
+
+
 class Conflict(exceptions.APIException):
     status_code = 409
     default_detail = gettext_lazy("此筆資料仍被其他資料使用，無法刪除。")
@@ -216,6 +250,21 @@ class RegisterViewSet(viewsets.ModelViewSet):
         if self.action == "list" and self.register.voidable() and not wants_voided:
             qs = qs.filter(voided_at__isnull=True)
         return qs
+
+    def body(self, serializer_class) -> dict:
+        """An action's request body, validated by ``serializer_class`` (400 when invalid)."""
+        data = serializer_class(data=self.request.data)
+        data.is_valid(raise_exception=True)
+        return data.validated_data
+
+    def service_answer(self, service, *args, **kwargs) -> Response:
+        """Run a service on behalf of an action: its refusals as DRF field errors (400), the
+        record it returns in the register's serializer (200)."""
+        try:
+            obj = service(*args, **kwargs)
+        except DjangoValidationError as error:
+            raise service_errors(error) from None
+        return Response(self.register.serializer_class(obj, context={"request": self.request}).data)
 
     def perform_destroy(self, instance):
         if not self.register.deletable:

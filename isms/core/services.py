@@ -63,6 +63,24 @@ def move_status(obj, *, from_states, to: str, actor, **values) -> bool:
     return bool(done)
 
 
+def lock(obj, *related):
+    """``obj`` read again under ``SELECT … FOR UPDATE`` (inside the caller's transaction),
+    with ``related`` joined in (only its own row locked)."""
+    rows = type(obj).objects
+    if related:
+        return rows.select_for_update(of=("self",)).select_related(*related).get(pk=obj.pk)
+    return rows.select_for_update().get(pk=obj.pk)
+
+
+def record_step(obj, *, actor, **values):
+    """Write a step of a record (its ``values`` and ``updated_at``), audited as the actor."""
+    for name, value in values.items():
+        setattr(obj, name, value)
+    with trail.as_actor(actor):
+        obj.save(update_fields=[*values, "updated_at"])
+    return obj
+
+
 def site_url(path: str) -> str:
     """The address people open ``path`` at, for links in e-mails: ``ISMS_BASE_URL`` + path
     (the path alone when no base is set)."""

@@ -14,7 +14,6 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import models
 from django.db.models import Q
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -25,27 +24,27 @@ from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import action
-from rest_framework.response import Response
 
 from isms.assets.models import Asset
-from isms.core import roc
+from isms.core import generic, roc
 from isms.core.access import Access, can
 from isms.core.fields import ROCDateTimeField
 from isms.core.filters import FilterSet, ROCDateFilter
-from isms.core.forms import ModelForm
+from isms.core.forms import ROC_MOMENT_HELP, LoginChoiceField, ModelForm, boolean_radio
 from isms.core.generic import (
     AddPage,
     DetailAction,
     DetailPage,
     EditPage,
     ListPage,
+    MonthSheetView,
     ProtectedView,
     RegisterView,
+    month_param,
     safe_next,
 )
-from isms.core.models import SchoolProfile
 from isms.core.registers import Column, Register, as_text, nav_link
-from isms.core.restapi import DateTimeField, ModelSerializer, RegisterViewSet, service_errors
+from isms.core.restapi import DateTimeField, RegisterViewSet, ServiceSerializer
 from isms.core.roles import GUARD, MANAGERS
 from isms.vendors.models import Vendor
 
@@ -140,11 +139,6 @@ def _key(visit) -> str:
 
 
 # The form ---------------------------------------------------------------------------------------
-class LoginChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, obj):
-        return str(obj)
-
-
 def logins(*keep):
     """Active logins (and those a visit already names), read with their person."""
     return (
@@ -160,21 +154,17 @@ class VisitForm(ModelForm):
 
     entered_at = ROCDateTimeField(
         label=gettext_lazy("進入時間"),
-        help_text=gettext_lazy("民國年/月/日 時:分，例如 115/11/28 14:05（24 小時制）。"),
+        help_text=ROC_MOMENT_HELP,
     )
     exited_at = ROCDateTimeField(
         label=gettext_lazy("離去時間"),
         required=False,
         help_text=gettext_lazy("尚未離開請留空；離開時在紀錄頁按「登錄離去」。"),
     )
-    carries_equipment = forms.TypedChoiceField(
-        label=gettext_lazy("攜出（入）設備"),
-        choices=[("False", gettext_lazy("無")), ("True", gettext_lazy("有"))],
-        coerce=lambda value: value == "True",
-        empty_value=False,
-        required=False,
-        initial="False",
-        widget=forms.RadioSelect,
+    carries_equipment = boolean_radio(
+        gettext_lazy("攜出（入）設備"),
+        [(False, gettext_lazy("無")), (True, gettext_lazy("有"))],
+        initial=False,
     )
 
     class Meta(ModelForm.Meta):
@@ -277,12 +267,8 @@ class ExitForm(forms.Form):
 
 
 # The API ------------------------------------------------------------------------------------------
-class VisitSerializer(ModelSerializer):
-    serializer_field_mapping = {
-        **ModelSerializer.serializer_field_mapping,
-        models.DateTimeField: DateTimeField,
-    }
-    id = serializers.IntegerField(read_only=True)
+class VisitSerializer(ServiceSerializer):
+    save_extras = ("assets",)
     status = serializers.SerializerMethodField()
 
     class Meta:
@@ -318,21 +304,8 @@ class VisitSerializer(ModelSerializer):
     def get_status(self, obj) -> str:
         return visits.status(obj)
 
-    def _save(self, visit, assets):
-        try:
-            return visits.save_visit(visit, actor=self.context["request"].user, assets=assets)
-        except ValidationError as error:
-            raise service_errors(error) from None
-
-    def create(self, validated_data):
-        assets = validated_data.pop("assets", None)
-        return self._save(Visit(**validated_data), assets)
-
-    def update(self, instance, validated_data):
-        assets = validated_data.pop("assets", None)
-        for name, value in validated_data.items():
-            setattr(instance, name, value)
-        return self._save(instance, assets)
+    def save_record(self, visit, *, actor, assets):
+        return visits.save_visit(visit, actor=actor, assets=assets)
 
 
 class ExitSerializer(serializers.Serializer):
@@ -352,32 +325,19 @@ class VisitViewSet(RegisterViewSet):
             return EXIT_ACCESS
         return self.register.access
 
-    def _answer(self, visit):
-        return Response(VisitSerializer(visit, context={"request": self.request}).data)
-
     @extend_schema(request=ExitSerializer, responses={200: VisitSerializer})
     @action(detail=True, methods=["post"], url_path="exit")
     def record_exit(self, request, pk=None):
         visit = self.get_object()
-        data = ExitSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        try:
-            visit = visits.record_exit(
-                visit, actor=request.user, exited_at=data.validated_data.get("exited_at")
-            )
-        except ValidationError as error:
-            raise service_errors(error) from None
-        return self._answer(visit)
+        data = self.body(ExitSerializer)
+        return self.service_answer(
+            visits.record_exit, visit, actor=request.user, exited_at=data.get("exited_at")
+        )
 
     @extend_schema(request=None, responses={200: VisitSerializer})
     @action(detail=True, methods=["post"], url_path="confirm-key")
     def confirm_key(self, request, pk=None):
-        visit = self.get_object()
-        try:
-            visit = visits.confirm_key(visit, actor=request.user)
-        except ValidationError as error:
-            raise service_errors(error) from None
-        return self._answer(visit)
+        return self.service_answer(visits.confirm_key, self.get_object(), actor=request.user)
 
 
 # The register -------------------------------------------------------------------------------------
@@ -431,11 +391,6 @@ class VisitRegister(Register):
     @classmethod
     def void_record(cls, obj, *, actor, reason):
         return visits.void_visit(obj, actor=actor, reason=reason)
-
-
-def month_param(day: dt.date) -> str:
-    """A month as the print view takes it: ``115-11``."""
-    return f"{roc.roc_year(day)}-{day.month:02d}"
 
 
 def print_url(room_id=None, day: dt.date | None = None) -> str:
@@ -583,30 +538,7 @@ nav_link(NAV, gettext_lazy("守衛室確認鑰匙繳回"), "facilities:visit_gua
 def parse_month(params) -> tuple[int, int]:
     """(Western year, month) from ``month=115-11`` (also 115/11, 11511) or ``year=115&month=11``;
     the current month when none is given. ValueError with a zh-TW message otherwise."""
-    text = (params.get("month") or "").strip()
-    year_text = (params.get("year") or "").strip()
-    today = timezone.localdate()
-    if not text and not year_text:
-        return today.year, today.month
-    try:
-        if year_text:
-            year, month = int(year_text), int(text or today.month)
-        else:
-            cleaned = text.replace("/", "-").replace(".", "-")
-            if "-" in cleaned:
-                first, second = cleaned.split("-", 1)
-                year, month = int(first), int(second)
-            elif cleaned.isdigit() and len(cleaned) in (4, 5):
-                year, month = int(cleaned[:-2]), int(cleaned[-2:])
-            else:
-                raise ValueError
-    except ValueError:
-        raise ValueError(_("月份請以民國年-月填寫，例如 115-11。")) from None
-    if year > roc.MAX_ROC_YEAR:  # a Western year
-        year -= roc.ROC_OFFSET
-    if not (roc.MIN_ROC_YEAR <= year <= roc.MAX_ROC_YEAR) or not (1 <= month <= 12):
-        raise ValueError(_("月份請以民國年-月填寫，例如 115-11。"))
-    return year + roc.ROC_OFFSET, month
+    return generic.parse_month(params, with_year=True)
 
 
 def clock(moment) -> dict | None:
@@ -638,19 +570,22 @@ def sheet_line(visit) -> dict:
     }
 
 
-class PrintView(RegisterView):
+class PrintView(MonthSheetView):
     """人員進出資訊機房登記表 of one room and month (A-4), filled from the visits; voided
     visits left out, empty lines to fill the last page."""
 
     register = VisitRegister
+    template_name = "facilities/visits/print.html"
+    date_field = "entered_at"
+    per_page = PRINT_PER_PAGE
+    month_with_year = True
+    count_name = "visit_count"
 
-    def get(self, request):
-        from isms.compliance.models import PolicyRevision
-
+    def sheet_errors(self) -> list[str]:
         errors = []
-        rooms = list(Room.objects.order_by("kind", "name"))
+        self.rooms = rooms = list(Room.objects.order_by("kind", "name"))
         room = None
-        room_param = request.GET.get("room") or ""
+        room_param = self.request.GET.get("room") or ""
         if room_param:
             room = next((r for r in rooms if str(r.pk) == room_param), None)
             if room is None:
@@ -661,52 +596,17 @@ class PrintView(RegisterView):
             room = (servers or active or [None])[0]
             if room is None:
                 errors.append(_("尚未登錄機房，請先新增機房。"))
-        try:
-            year, month = parse_month(request.GET)
-        except ValueError as error:
-            errors.append(str(error))
-            year, month = timezone.localdate().year, timezone.localdate().month
-        lines = []
-        if not errors:
-            first = dt.date(year, month, 1)
-            after = dt.date(year + (month == 12), month % 12 + 1, 1)
-            start = timezone.make_aware(dt.datetime.combine(first, dt.time.min))
-            end = timezone.make_aware(dt.datetime.combine(after, dt.time.min))
-            found = (
-                self.scoped("view")
-                .filter(room=room, entered_at__gte=start, entered_at__lt=end)
-                .filter(voided_at__isnull=True)
-                .order_by("entered_at", "id")
-            )
-            lines = [sheet_line(v) for v in found]
-        count = max(1, -(-len(lines) // PRINT_PER_PAGE))
-        padded = lines + [None] * (count * PRINT_PER_PAGE - len(lines))
-        pages = [padded[i : i + PRINT_PER_PAGE] for i in range(0, len(padded), PRINT_PER_PAGE)]
-        school = SchoolProfile.load()
-        return render(
-            request,
-            "facilities/visits/print.html",
-            {
-                "pages": pages,
-                "visit_count": len(lines),
-                "room": room,
-                "rooms": rooms,
-                "roc_year": year - roc.ROC_OFFSET,
-                "month": month,
-                "month_value": f"{year - roc.ROC_OFFSET}-{month:02d}",
-                "errors": errors,
-                "school": school,
-                "school_profile": school,
-                "policy_version": PolicyRevision.current(),
-                "now": timezone.now(),
-                "back": reverse(VisitRegister.url_name("list")),
-            },
-            status=400 if errors else 200,
-        )
+        self.room = room
+        return errors
 
+    def sheet_filter(self, rows):
+        return rows.filter(room=self.room)
 
-def _without_list(patterns):
-    return [p for p in patterns if p.name != "visit_list"]
+    def sheet_line(self, visit) -> dict:
+        return sheet_line(visit)
+
+    def sheet_context(self) -> dict:
+        return {"room": self.room, "rooms": self.rooms}
 
 
 class VisitAdd(AddPage):
@@ -727,7 +627,7 @@ urlpatterns = [
     path("visits/print/", PrintView.as_view(), name="visit_print"),
     path("visits/<int:pk>/exit/", ExitView.as_view(), name="visit_exit"),
     path("visits/<int:pk>/key/", ConfirmKeyView.as_view(), name="visit_key"),
-    *_without_list(VisitRegister.urls()),
+    *VisitRegister.urls(without=("list",)),
 ]
 # (Register, API prefix) pairs, registered on the API router by isms/urls.py.
 API_ROUTES = [(VisitRegister, "room-visits")]

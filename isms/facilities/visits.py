@@ -34,6 +34,7 @@ from isms.audit import trail
 from isms.core import roc
 from isms.core.access import has_role
 from isms.core.roles import EQUIPMENT_HEAD, GUARD, SECURITY_OFFICER, SYSADMIN
+from isms.core.services import lock, record_step
 from isms.vendors import agreements as vendor_agreements
 from isms.vendors.models import Vendor
 
@@ -352,7 +353,7 @@ def save_visit(visit: Visit, *, actor, assets=None, now=None) -> Visit:
         visit.key_returned_at, visit.key_confirmed_by = None, None
         current_assets = []
     else:
-        kept = Visit.objects.select_for_update().get(pk=visit.pk)
+        kept = lock(visit)
         if kept.voided_at is not None:
             raise ValidationError({"__all__": _("此紀錄已作廢，不能修改。")})
         for name in KEPT_FIELDS:
@@ -401,7 +402,7 @@ def record_exit(visit: Visit, *, actor, exited_at=None, now=None) -> Visit:
     if not may_record(actor):
         raise PermissionDenied
     now = now or timezone.now()
-    visit = Visit.objects.select_for_update().get(pk=visit.pk)
+    visit = lock(visit)
     if visit.voided_at is not None:
         raise ValidationError({"__all__": _("此紀錄已作廢，不能登錄離去時間。")})
     if visit.exited_at is not None:
@@ -416,9 +417,7 @@ def record_exit(visit: Visit, *, actor, exited_at=None, now=None) -> Visit:
         raise ValidationError({"exited_at": _("離去時間不可早於進入時間。")})
     if moment > now + CLOCK_SKEW:
         raise ValidationError({"exited_at": _("離去時間不可晚於現在。")})
-    visit.exited_at = moment
-    with trail.as_actor(actor):
-        visit.save(update_fields=["exited_at", "updated_at"])
+    record_step(visit, actor=actor, exited_at=moment)
     refresh_duty()
     return visit
 
@@ -430,11 +429,7 @@ def confirm_key(visit: Visit, *, actor, now=None) -> Visit:
     if not may_confirm(actor):
         raise PermissionDenied
     now = now or timezone.now()
-    visit = (
-        Visit.objects.select_for_update(of=("self",))
-        .select_related("key_confirmed_by__person")
-        .get(pk=visit.pk)
-    )
+    visit = lock(visit, "key_confirmed_by__person")
     if visit.voided_at is not None:
         raise ValidationError({"__all__": _("此紀錄已作廢，不需確認鑰匙繳回。")})
     if visit.key_returned_at is not None:
@@ -447,14 +442,11 @@ def confirm_key(visit: Visit, *, actor, now=None) -> Visit:
                 }
             }
         )
-    visit.key_returned_at = max(now, visit.entered_at)
-    visit.key_confirmed_by = actor
-    fields = ["key_returned_at", "key_confirmed_by", "updated_at"]
+    returned = max(now, visit.entered_at)
+    values = {"key_returned_at": returned, "key_confirmed_by": actor}
     if visit.exited_at is None:
-        visit.exited_at = visit.key_returned_at
-        fields.append("exited_at")
-    with trail.as_actor(actor):
-        visit.save(update_fields=fields)
+        values["exited_at"] = returned
+    record_step(visit, actor=actor, **values)
     refresh_duty()
     return visit
 
@@ -466,7 +458,7 @@ def void_visit(visit: Visit, *, actor, reason: str) -> Visit:
 
     if not may_record(actor):
         raise PermissionDenied
-    visit = Visit.objects.select_for_update().get(pk=visit.pk)
+    visit = lock(visit)
     record_void(visit, actor=actor, reason=reason)
     refresh_duty()
     return visit

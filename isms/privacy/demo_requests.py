@@ -37,6 +37,24 @@ def _at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time(hour, minute)))
 
 
+def _receive(officer, day, received, saved, files, **fields) -> SubjectRequest:
+    """A request received on ``day`` at ``received`` (hour, minute), entered at ``saved``,
+    handled by the officer."""
+    return requests.save_request(
+        SubjectRequest(received_at=_at(day, *received), handler=officer, **fields),
+        actor=officer,
+        files=files,
+        now=_at(day, *saved),
+    )
+
+
+def _check(officer, request, day, checked, noted, method) -> None:
+    """The identity checked on ``day`` at ``checked``, entered at ``noted``."""
+    requests.check_identity(
+        request, actor=officer, method=method, checked_at=_at(day, *checked), now=_at(day, *noted)
+    )
+
+
 @transaction.atomic
 def load_demo() -> None:
     if SubjectRequest.objects.exists():
@@ -48,26 +66,25 @@ def load_demo() -> None:
     with trail.acting_as(officer):
         # 1. Answered in time: received 40 days ago, answered on the 7th day.
         day = today - dt.timedelta(days=40)
-        viewed = requests.save_request(
-            SubjectRequest(
-                kind=Kind.VIEW,
-                received_at=_at(day, 10, 20),
-                channel=Channel.COUNTER,
-                requester_name="林怡君",
-                requester_contact="新北市板橋區文化路一段 188 號 5 樓",
-                details="請求閱覽本人 110 至 112 學年度在校期間之學籍及成績資料。",
-                handler=officer,
-            ),
-            actor=officer,
-            files=_files("學籍", "成績"),
-            now=_at(day, 10, 30),
+        viewed = _receive(
+            officer,
+            day,
+            (10, 20),
+            (10, 30),
+            _files("學籍", "成績"),
+            kind=Kind.VIEW,
+            channel=Channel.COUNTER,
+            requester_name="林怡君",
+            requester_contact="新北市板橋區文化路一段 188 號 5 樓",
+            details="請求閱覽本人 110 至 112 學年度在校期間之學籍及成績資料。",
         )
-        requests.check_identity(
+        _check(
+            officer,
             viewed,
-            actor=officer,
-            method="國民身分證正本核對",
-            checked_at=_at(day, 10, 25),
-            now=_at(day, 10, 30),
+            day,
+            (10, 25),
+            (10, 30),
+            "國民身分證正本核對",
         )
         decided = day + dt.timedelta(days=6)
         requests.decide(
@@ -89,29 +106,28 @@ def load_demo() -> None:
 
         # 2. Extended: a correction (30 days), extended on the 20th day by 30 days.
         day = today - dt.timedelta(days=35)
-        corrected = requests.save_request(
-            SubjectRequest(
-                kind=Kind.CORRECT,
-                received_at=_at(day, 14, 40),
-                channel=Channel.LETTER,
-                requester_name="張雅婷",
-                requester_contact="新北市新莊區中正路 520 號",
-                by_agent=True,
-                agent_name="張志明",
-                details="請更正學籍資料中之戶籍地址及緊急聯絡人電話（附戶口名簿影本）。",
-                handler=officer,
-            ),
-            actor=officer,
-            files=_files("學籍"),
-            now=_at(day, 15),
+        corrected = _receive(
+            officer,
+            day,
+            (14, 40),
+            (15,),
+            _files("學籍"),
+            kind=Kind.CORRECT,
+            channel=Channel.LETTER,
+            requester_name="張雅婷",
+            requester_contact="新北市新莊區中正路 520 號",
+            by_agent=True,
+            agent_name="張志明",
+            details="請更正學籍資料中之戶籍地址及緊急聯絡人電話（附戶口名簿影本）。",
         )
         checked = day + dt.timedelta(days=2)
-        requests.check_identity(
+        _check(
+            officer,
             corrected,
-            actor=officer,
-            method="法定代理人國民身分證正本及戶口名簿影本核對",
-            checked_at=_at(checked, 9),
-            now=_at(checked, 9, 5),
+            checked,
+            (9,),
+            (9, 5),
+            "法定代理人國民身分證正本及戶口名簿影本核對",
         )
         extended = day + dt.timedelta(days=20)
         requests.extend(
@@ -124,25 +140,24 @@ def load_demo() -> None:
 
         # 3. Open near its deadline: a copy (15 days) received 13 days ago.
         day = today - dt.timedelta(days=13)
-        copied = requests.save_request(
-            SubjectRequest(
-                kind=Kind.COPY,
-                received_at=_at(day, 8, 50),
-                channel=Channel.EMAIL,
-                requester_name="黃冠宇",
-                requester_contact="kuanyu.huang@example.com",
-                details="請求製給本人 111 學年度畢業時之成績單及獎懲紀錄複製本各一份。",
-                handler=officer,
-            ),
-            actor=officer,
-            files=_files("成績", "獎懲"),
-            now=_at(day, 9),
+        copied = _receive(
+            officer,
+            day,
+            (8, 50),
+            (9,),
+            _files("成績", "獎懲"),
+            kind=Kind.COPY,
+            channel=Channel.EMAIL,
+            requester_name="黃冠宇",
+            requester_contact="kuanyu.huang@example.com",
+            details="請求製給本人 111 學年度畢業時之成績單及獎懲紀錄複製本各一份。",
         )
         checked = day + dt.timedelta(days=1)
-        requests.check_identity(
+        _check(
+            officer,
             copied,
-            actor=officer,
-            method="請求人親至教務處出示國民身分證正本核對",
-            checked_at=_at(checked, 12, 10),
-            now=_at(checked, 12, 15),
+            checked,
+            (12, 10),
+            (12, 15),
+            "請求人親至教務處出示國民身分證正本核對",
         )

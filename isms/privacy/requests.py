@@ -46,6 +46,7 @@ from isms.audit import trail
 from isms.core import numbering, roc
 from isms.core.access import has_role
 from isms.core.roles import SECURITY_OFFICER
+from isms.core.services import lock, record_step
 
 from .models import PersonalDataFile, SubjectRequest
 
@@ -411,7 +412,7 @@ def _insert_numbered(request: SubjectRequest, actor) -> None:
 
 
 def _lock(request: SubjectRequest) -> SubjectRequest:
-    return SubjectRequest.objects.select_for_update().get(pk=request.pk)
+    return lock(request)
 
 
 def _changed(request, kept, names) -> list[str]:
@@ -485,11 +486,16 @@ def save_request(request: SubjectRequest, *, actor, files=None, now=None) -> Sub
 
 
 # The steps ----------------------------------------------------------------------------------
-def _open(request: SubjectRequest, what: str) -> SubjectRequest:
+def _start(request: SubjectRequest, *, actor, what: str, now=None):
+    """A step begins: the actor may handle requests, the request (read again, locked) is not
+    voided. (request, now)."""
+    if not may_handle(actor):
+        raise PermissionDenied
+    now = now or timezone.now()
     request = _lock(request)
     if request.voided_at is not None:
         raise ValidationError({"__all__": _("此請求已作廢，不能%(what)s。") % {"what": what}})
-    return request
+    return request, now
 
 
 @transaction.atomic
@@ -498,10 +504,7 @@ def check_identity(
 ) -> SubjectRequest:
     """查核身分: how the requester's (or agent's) identity was checked; the actor is the
     checker, ``checked_at`` (default now) not before the receipt nor in the future."""
-    if not may_handle(actor):
-        raise PermissionDenied
-    now = now or timezone.now()
-    request = _open(request, _("查核身分"))
+    request, now = _start(request, actor=actor, what=_("查核身分"), now=now)
     if request.identity_checked_at is not None:
         raise ValidationError(
             {
@@ -533,19 +536,13 @@ def check_identity(
     )
     if errors:
         raise ValidationError(errors)
-    request.identity_checked_at = moment
-    request.identity_checked_by = actor
-    request.identity_method = method
-    with trail.as_actor(actor):
-        request.save(
-            update_fields=[
-                "identity_checked_at",
-                "identity_checked_by",
-                "identity_method",
-                "updated_at",
-            ]
-        )
-    return request
+    return record_step(
+        request,
+        actor=actor,
+        identity_checked_at=moment,
+        identity_checked_by=actor,
+        identity_method=method,
+    )
 
 
 @transaction.atomic
@@ -555,10 +552,7 @@ def extend(
     """延長期限 (PDPA art. 13): once, by the same length, before the period ends and before
     the decision, with the reason written to the requester and the date that notice was
     sent (not before the receipt, not in the future)."""
-    if not may_handle(actor):
-        raise PermissionDenied
-    now = now or timezone.now()
-    request = _open(request, _("延長期限"))
+    request, now = _start(request, actor=actor, what=_("延長期限"), now=now)
     law = {"paragraph": paragraph(request.kind)}
     if request.extended_at is not None:
         raise ValidationError(
@@ -622,13 +616,13 @@ def extend(
         )
     if errors:
         raise ValidationError(errors)
-    request.extended_at = now
-    request.extension_reason = reason
-    request.extension_notified_on = notified_on
-    with trail.as_actor(actor):
-        request.save(
-            update_fields=["extended_at", "extension_reason", "extension_notified_on", "updated_at"]
-        )
+    record_step(
+        request,
+        actor=actor,
+        extended_at=now,
+        extension_reason=reason,
+        extension_notified_on=notified_on,
+    )
     refresh_duty()
     return request
 
@@ -651,10 +645,7 @@ def decide(
     """准駁決定: after the identity check; a refusal or partial grant with its reason and
     legal basis; ``decided_at`` (default now) not before the identity check nor in the
     future. The actor is the one who decided."""
-    if not may_handle(actor):
-        raise PermissionDenied
-    now = now or timezone.now()
-    request = _open(request, _("作成准駁決定"))
+    request, now = _start(request, actor=actor, what=_("作成准駁決定"), now=now)
     if request.decided_at is not None:
         raise ValidationError(
             {
@@ -695,15 +686,14 @@ def decide(
     )
     if errors:
         raise ValidationError(errors)
-    request.decision = decision
-    request.decision_reason = reason
-    request.decided_at = moment
-    request.decided_by = actor
-    with trail.as_actor(actor):
-        request.save(
-            update_fields=["decision", "decision_reason", "decided_at", "decided_by", "updated_at"]
-        )
-    return request
+    return record_step(
+        request,
+        actor=actor,
+        decision=decision,
+        decision_reason=reason,
+        decided_at=moment,
+        decided_by=actor,
+    )
 
 
 @transaction.atomic
@@ -712,10 +702,7 @@ def reply(
 ) -> SubjectRequest:
     """回覆: after the decision; when (default now; not before the decision, not in the
     future), how and what the requester was told. The evidence of the duty."""
-    if not may_handle(actor):
-        raise PermissionDenied
-    now = now or timezone.now()
-    request = _open(request, _("登錄回覆"))
+    request, now = _start(request, actor=actor, what=_("登錄回覆"), now=now)
     if request.replied_at is not None:
         raise ValidationError(
             {
@@ -754,11 +741,7 @@ def reply(
     )
     if errors:
         raise ValidationError(errors)
-    request.replied_at = moment
-    request.reply_method = method
-    request.reply_text = text
-    with trail.as_actor(actor):
-        request.save(update_fields=["replied_at", "reply_method", "reply_text", "updated_at"])
+    record_step(request, actor=actor, replied_at=moment, reply_method=method, reply_text=text)
     refresh_duty()
     return request
 

@@ -38,7 +38,7 @@ from isms.audit import trail
 from isms.core import roc
 from isms.core.access import has_role
 from isms.core.roles import ALL_ROLES, MANAGERS, SECURITY_OFFICER
-from isms.core.services import site_url
+from isms.core.services import lock, record_step, site_url
 
 from .models import PaperTransfer, PersonalDataFile
 
@@ -332,7 +332,7 @@ def transfer_save(transfer: PaperTransfer, *, actor, now=None) -> PaperTransfer:
         if not transfer.sender_id:
             transfer.sender = actor
     else:
-        kept = PaperTransfer.objects.select_for_update().get(pk=transfer.pk)
+        kept = lock(transfer)
         if not (is_officer(actor) or kept.sender_id == actor.pk):
             raise PermissionDenied
         if kept.voided_at is not None:
@@ -416,11 +416,7 @@ def transfer_confirm(
     """確認收件. A school recipient confirms themselves (now); for an outside recipient the
     sender or the officer records when and how the receipt was confirmed (簽收單, 回覆郵件)."""
     now = now or timezone.now()
-    transfer = (
-        PaperTransfer.objects.select_for_update(of=("self",))
-        .select_related("received_by__person")
-        .get(pk=transfer.pk)
-    )
+    transfer = lock(transfer, "received_by__person")
     if transfer.voided_at is not None:
         raise ValidationError({"__all__": _("此紀錄已作廢，不需確認收件。")})
     if transfer.received_at is not None:
@@ -457,11 +453,7 @@ def transfer_confirm(
         }
     if errors:
         raise ValidationError(errors)
-    transfer.received_at = moment
-    transfer.received_by = actor
-    transfer.receipt_note = note
-    with trail.as_actor(actor):
-        transfer.save(update_fields=["received_at", "received_by", "receipt_note", "updated_at"])
+    record_step(transfer, actor=actor, received_at=moment, received_by=actor, receipt_note=note)
     refresh_duty()
     return transfer
 
@@ -471,7 +463,7 @@ def transfer_void(transfer: PaperTransfer, *, actor, reason: str) -> PaperTransf
     """Void a wrongly recorded transfer (with the reason): its sender or the officer."""
     from isms.core.services import record_void
 
-    transfer = PaperTransfer.objects.select_for_update().get(pk=transfer.pk)
+    transfer = lock(transfer)
     if not may_edit(actor, transfer) and transfer.voided_at is None:
         raise PermissionDenied
     record_void(transfer, actor=actor, reason=reason)

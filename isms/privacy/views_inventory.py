@@ -244,6 +244,26 @@ class UnitChoice(forms.ModelChoiceField):
         return f"{obj.name}（{obj.phone}）" if obj.phone else obj.name
 
 
+# What a file holds (the form's fields; the API's, with the unit's name after the unit).
+FILE_FIELDS = [
+    "name",
+    "unit",
+    "contact_name",
+    "contact_phone",
+    "contact_email",
+    "legal_basis",
+    "purposes",
+    "purpose_note",
+    "categories",
+    "systems",
+    "assets",
+    "paper",
+    "retention",
+    "users",
+    "visibility",
+    "internal_reason",
+    "notes",
+]
 # The many-to-many pickers: checkboxes in a box with a search field (picker.html).
 PICKERS = ("purposes", "categories", "systems", "assets")
 
@@ -254,25 +274,7 @@ class PersonalDataFileForm(ModelForm):
 
     class Meta(ModelForm.Meta):
         model = PersonalDataFile
-        fields = [
-            "name",
-            "unit",
-            "contact_name",
-            "contact_phone",
-            "contact_email",
-            "legal_basis",
-            "purposes",
-            "purpose_note",
-            "categories",
-            "systems",
-            "assets",
-            "paper",
-            "retention",
-            "users",
-            "visibility",
-            "internal_reason",
-            "notes",
-        ]
+        fields = FILE_FIELDS
         field_classes = {
             "unit": UnitChoice,
             "purposes": CodeChoices,
@@ -408,24 +410,9 @@ class PersonalDataFileSerializer(ModelSerializer):
         model = PersonalDataFile
         fields = [
             "id",
-            "name",
-            "unit",
+            *FILE_FIELDS[:2],
             "unit_name",
-            "contact_name",
-            "contact_phone",
-            "contact_email",
-            "legal_basis",
-            "purposes",
-            "purpose_note",
-            "categories",
-            "systems",
-            "assets",
-            "paper",
-            "retention",
-            "users",
-            "visibility",
-            "internal_reason",
-            "notes",
+            *FILE_FIELDS[2:],
             "last_reviewed_at",
             "review_due_at",
             "review_overdue",
@@ -831,17 +818,13 @@ nav_link(
 )
 
 
-def _without_list(patterns):
-    return [p for p in patterns if p.name != "personaldatafile_list"]
-
-
 urlpatterns = [
     path("files/", FileList.as_view(), name="personaldatafile_list"),
     path("public/", PublicView.as_view(), name="inventory_public"),
     path("public/embed/", PublicEmbedView.as_view(), name="inventory_public_embed"),
     path("public/<int:pk>/", PublicFileView.as_view(), name="inventory_public_file"),
     path("files/<int:pk>/review/", ReviewView.as_view(), name="personaldatafile_review"),
-    *_without_list(PersonalDataFileRegister.urls()),
+    *PersonalDataFileRegister.urls(without=("list",)),
 ]
 # (Register, API prefix) pairs, registered on the API router by isms/urls.py.
 API_ROUTES = [(PersonalDataFileRegister, "personal-data-files")]

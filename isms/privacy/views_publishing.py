@@ -13,7 +13,7 @@ units they belong to or head (others are a 404).
 
 import django_filters as df
 from django import forms
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.urls import path, reverse
 from django.utils import timezone
@@ -22,7 +22,6 @@ from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import action
-from rest_framework.response import Response
 
 from isms.core.access import Access, can
 from isms.core.fields import ROCDateTimeField
@@ -33,9 +32,8 @@ from isms.core.models import Unit
 from isms.core.registers import Column, Register
 from isms.core.restapi import (
     DateTimeField,
-    ModelSerializer,
     RegisterViewSet,
-    service_errors,
+    ServiceSerializer,
 )
 from isms.core.roles import ALL_ROLES, MANAGERS, SECURITY_OFFICER
 
@@ -242,8 +240,8 @@ class WithdrawForm(forms.Form):
 
 
 # The API -----------------------------------------------------------------------------------------
-class PublishingSerializer(ModelSerializer):
-    id = serializers.IntegerField(read_only=True)
+class PublishingSerializer(ServiceSerializer):
+    save_extras = ("categories",)
     state = serializers.SerializerMethodField(help_text=gettext_lazy("狀態（含逾期未下架）"))
 
     class Meta:
@@ -295,25 +293,10 @@ class PublishingSerializer(ModelSerializer):
     def get_state(self, obj) -> str:
         return publishing.state(obj)
 
-    def _save(self, approval, validated):
-        if "categories" in validated:
-            categories = list(validated.pop("categories"))
-        else:
-            categories = list(approval.categories.all()) if approval.pk else []
-        for name, value in validated.items():
-            setattr(approval, name, value)
-        try:
-            return publishing.save_request(
-                approval, actor=self.context["request"].user, categories=categories
-            )
-        except ValidationError as error:
-            raise service_errors(error) from None
-
-    def create(self, validated_data):
-        return self._save(PublishingApproval(), validated_data)
-
-    def update(self, instance, validated_data):
-        return self._save(instance, validated_data)
+    def save_record(self, approval, *, actor, categories):
+        if categories is None:  # not sent: those it has
+            categories = approval.categories.all() if approval.pk else []
+        return publishing.save_request(approval, actor=actor, categories=list(categories))
 
 
 class DecisionSerializer(serializers.Serializer):
@@ -337,53 +320,40 @@ class PublishingViewSet(RegisterViewSet):
     """The steps: ``approve`` / ``reject`` (the unit's head; the principal when the head
     asked), ``remove`` (已下架), ``withdraw`` (the requester, while pending)."""
 
-    def _step(self, request, serializer_class, run):
+    def _step(self, request, body_class, service, **keywords):
+        """Run ``service`` on the approval with the body's fields: keyword → (field, default)."""
         approval = self.get_object()
-        body = serializer_class(data=request.data)
-        body.is_valid(raise_exception=True)
-        try:
-            run(approval, body.validated_data)
-        except ValidationError as error:
-            raise service_errors(error) from None
-        approval = PublishingApproval.objects.get(pk=approval.pk)
-        return Response(PublishingSerializer(approval, context={"request": request}).data)
+        data = self.body(body_class)
+        values = {name: data.get(field, default) for name, (field, default) in keywords.items()}
+
+        def step(approval):
+            service(approval, actor=request.user, **values)
+            return PublishingApproval.objects.get(pk=approval.pk)
+
+        return self.service_answer(step, approval)
 
     @extend_schema(request=DecisionSerializer, responses={200: PublishingSerializer})
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
-        return self._step(
-            request,
-            DecisionSerializer,
-            lambda a, data: publishing.approve(a, actor=request.user, note=data.get("note", "")),
-        )
+        return self._step(request, DecisionSerializer, publishing.approve, note=("note", ""))
 
     @extend_schema(request=DecisionSerializer, responses={200: PublishingSerializer})
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
-        return self._step(
-            request,
-            DecisionSerializer,
-            lambda a, data: publishing.reject(a, actor=request.user, note=data.get("note", "")),
-        )
+        return self._step(request, DecisionSerializer, publishing.reject, note=("note", ""))
 
     @extend_schema(request=RemovalSerializer, responses={200: PublishingSerializer})
     @action(detail=True, methods=["post"])
     def remove(self, request, pk=None):
         return self._step(
-            request,
-            RemovalSerializer,
-            lambda a, data: publishing.record_removal(
-                a, actor=request.user, removed_at=data.get("removed_at")
-            ),
+            request, RemovalSerializer, publishing.record_removal, removed_at=("removed_at", None)
         )
 
     @extend_schema(request=WithdrawalSerializer, responses={200: PublishingSerializer})
     @action(detail=True, methods=["post"])
     def withdraw(self, request, pk=None):
         return self._step(
-            request,
-            WithdrawalSerializer,
-            lambda a, data: publishing.withdraw(a, actor=request.user, reason=data["reason"]),
+            request, WithdrawalSerializer, publishing.withdraw, reason=("reason", None)
         )
 
 
@@ -526,10 +496,13 @@ class PublishingDetail(DetailPage):
         )
 
 
-class DecideView(DetailAction, PublishingDetail):
+class StepView(DetailAction, PublishingDetail):
+    access = STEP_ACCESS
+
+
+class DecideView(StepView):
     """核准 / 不核准 (the unit's head, or the principal when the head asked)."""
 
-    access = STEP_ACCESS
     form_class = DecideForm
     form_context = "decide_form"
 
@@ -545,10 +518,9 @@ class DecideView(DetailAction, PublishingDetail):
         return _("已登錄不核准，申請人會收到通知。")
 
 
-class RemoveView(DetailAction, PublishingDetail):
+class RemoveView(StepView):
     """登錄已下架 (the requester, the unit's head or the officer)."""
 
-    access = STEP_ACCESS
     form_class = RemoveForm
     form_context = "remove_form"
 
@@ -561,10 +533,9 @@ class RemoveView(DetailAction, PublishingDetail):
         return _("已登錄下架。")
 
 
-class WithdrawView(DetailAction, PublishingDetail):
+class WithdrawView(StepView):
     """撤回 a pending request (its requester)."""
 
-    access = STEP_ACCESS
     form_class = WithdrawForm
     form_context = "withdraw_form"
 

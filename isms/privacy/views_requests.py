@@ -10,8 +10,6 @@ rules are ``requests``'s.
 import django_filters as df
 from django import forms
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
-from django.db import models
 from django.db.models import Q
 from django.shortcuts import render
 from django.urls import path, reverse
@@ -21,13 +19,12 @@ from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import action
-from rest_framework.response import Response
 
 from isms.core import roc
 from isms.core.access import Access, can
 from isms.core.fields import ROCDateField, ROCDateTimeField
 from isms.core.filters import FilterSet, ROCDateFilter
-from isms.core.forms import ModelForm
+from isms.core.forms import LoginChoiceField, ModelForm
 from isms.core.generic import (
     AddPage,
     DetailAction,
@@ -39,13 +36,7 @@ from isms.core.generic import (
 )
 from isms.core.models import SchoolProfile
 from isms.core.registers import Column, Register, as_text
-from isms.core.restapi import (
-    DateField,
-    DateTimeField,
-    ModelSerializer,
-    RegisterViewSet,
-    service_errors,
-)
+from isms.core.restapi import DateField, DateTimeField, RegisterViewSet, ServiceSerializer
 from isms.core.roles import MANAGERS
 
 from . import requests
@@ -177,11 +168,6 @@ BINDER_COLUMNS = tuple(c for c in COLUMNS if c.export)
 
 
 # The forms --------------------------------------------------------------------------------------
-class LoginChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, obj):
-        return str(obj)
-
-
 class SubjectRequestForm(ModelForm):
     """The request as received; the steps are taken on its page."""
 
@@ -194,18 +180,8 @@ class SubjectRequestForm(ModelForm):
 
     class Meta(ModelForm.Meta):
         model = SubjectRequest
-        fields = [
-            "kind",
-            "received_at",
-            "channel",
-            "requester_name",
-            "requester_contact",
-            "by_agent",
-            "agent_name",
-            "details",
-            "files",
-            "handler",
-        ]
+        # What is entered (the handler last, after the files concerned).
+        fields = [*(f for f in requests.ENTRY_FIELDS if f != "handler"), "files", "handler"]
         field_classes = {"handler": LoginChoiceField}
         widgets = {
             "details": forms.Textarea(attrs={"rows": 3}),
@@ -327,17 +303,81 @@ def _styled(form):
     return form
 
 
-# The API -----------------------------------------------------------------------------------------
-class SubjectRequestSerializer(ModelSerializer):
-    serializer_field_mapping = {
-        **ModelSerializer.serializer_field_mapping,
-        models.DateTimeField: DateTimeField,
+# The steps: each one's service and what its form (or API body) fields are to it -------------
+STEPS = {
+    "identity": (
+        requests.check_identity,
+        {"identity_method": "method", "identity_checked_at": "checked_at"},
+    ),
+    "extend": (
+        requests.extend,
+        {"extension_reason": "reason", "extension_notified_on": "notified_on"},
+    ),
+    "decide": (
+        requests.decide,
+        {"decision": "decision", "decision_reason": "reason", "decided_at": "decided_at"},
+    ),
+    "reply": (
+        requests.reply,
+        {"reply_method": "method", "reply_text": "text", "replied_at": "replied_at"},
+    ),
+}
+# Texts the services take as "" when not given (the moments and dates as None).
+STEP_TEXTS = {
+    "identity_method",
+    "extension_reason",
+    "decision",
+    "decision_reason",
+    "reply_method",
+    "reply_text",
+}
+STEP_FORMS = {
+    "identity": IdentityForm,
+    "extend": ExtendForm,
+    "decide": DecideForm,
+    "reply": ReplyForm,
+}
+
+
+def take_step(name: str, req, *, actor, data: dict):
+    """Take the step ``name`` of a request with the fields of its form or API body."""
+    service, keywords = STEPS[name]
+    values = {
+        keyword: (data.get(field) or "") if field in STEP_TEXTS else data.get(field)
+        for field, keyword in keywords.items()
     }
-    id = serializers.IntegerField(read_only=True)
+    return service(req, actor=actor, **values)
+
+
+# The API -----------------------------------------------------------------------------------------
+# What the steps record (read-only in the API: the steps' actions write them).
+STEP_RECORD_FIELDS = [
+    "identity_checked_at",
+    "identity_checked_by",
+    "identity_method",
+    "extended_at",
+    "extension_reason",
+    "extension_notified_on",
+    "decision",
+    "decision_reason",
+    "decided_at",
+    "decided_by",
+    "replied_at",
+    "reply_method",
+    "reply_text",
+]
+
+
+class SubjectRequestSerializer(ServiceSerializer):
+    save_extras = ("files",)
     status = serializers.SerializerMethodField()
     last_day = serializers.SerializerMethodField()
     deadline = serializers.SerializerMethodField()
     overdue = serializers.SerializerMethodField()
+    # Empty until the decision: the schema says so (a read-only choice field would not).
+    decision = serializers.ChoiceField(
+        choices=[("", ""), *SubjectRequest.Decision.choices], read_only=True
+    )
 
     class Meta:
         model = SubjectRequest
@@ -346,19 +386,7 @@ class SubjectRequestSerializer(ModelSerializer):
             "number",
             *requests.ENTRY_FIELDS,
             "files",
-            "identity_checked_at",
-            "identity_checked_by",
-            "identity_method",
-            "extended_at",
-            "extension_reason",
-            "extension_notified_on",
-            "decision",
-            "decision_reason",
-            "decided_at",
-            "decided_by",
-            "replied_at",
-            "reply_method",
-            "reply_text",
+            *STEP_RECORD_FIELDS,
             "status",
             "last_day",
             "deadline",
@@ -369,19 +397,7 @@ class SubjectRequestSerializer(ModelSerializer):
             "void_reason",
         ]
         read_only_fields = [
-            "identity_checked_at",
-            "identity_checked_by",
-            "identity_method",
-            "extended_at",
-            "extension_reason",
-            "extension_notified_on",
-            "decision",
-            "decision_reason",
-            "decided_at",
-            "decided_by",
-            "replied_at",
-            "reply_method",
-            "reply_text",
+            *STEP_RECORD_FIELDS,
             "created_at",
             "updated_at",
             "voided_at",
@@ -407,21 +423,8 @@ class SubjectRequestSerializer(ModelSerializer):
     def get_overdue(self, obj) -> bool:
         return requests.overdue(obj)
 
-    def _save(self, req, files):
-        try:
-            return requests.save_request(req, actor=self.context["request"].user, files=files)
-        except ValidationError as error:
-            raise service_errors(error) from None
-
-    def create(self, validated_data):
-        files = validated_data.pop("files", None)
-        return self._save(SubjectRequest(**validated_data), files)
-
-    def update(self, instance, validated_data):
-        files = validated_data.pop("files", None)
-        for name, value in validated_data.items():
-            setattr(instance, name, value)
-        return self._save(instance, files)
+    def save_record(self, req, *, actor, files):
+        return requests.save_request(req, actor=actor, files=files)
 
 
 class IdentitySerializer(serializers.Serializer):
@@ -450,56 +453,44 @@ class SubjectRequestViewSet(RegisterViewSet):
     """The requests; ``identity``, ``extend``, ``decide`` and ``reply`` take the steps
     (the handlers: the register's ``change``), each refused with field errors (400)."""
 
-    def _step(self, request, body_class, step):
+    def _step(self, request, name):
         req = self.get_object()
-        body = body_class(data=request.data)
-        body.is_valid(raise_exception=True)
-        try:
-            req = step(req, actor=request.user, **body.validated_data)
-        except ValidationError as error:
-            raise service_errors(error) from None
-        req.refresh_from_db()
-        return Response(SubjectRequestSerializer(req, context={"request": request}).data)
+        data = self.body(STEP_BODIES[name])
+
+        def step(req):
+            req = take_step(name, req, actor=request.user, data=data)
+            req.refresh_from_db()
+            return req
+
+        return self.service_answer(step, req)
 
     @extend_schema(request=IdentitySerializer, responses={200: SubjectRequestSerializer})
     @action(detail=True, methods=["post"], url_path="identity")
     def identity(self, request, pk=None):
-        def step(req, *, actor, identity_method="", identity_checked_at=None):
-            return requests.check_identity(
-                req, actor=actor, method=identity_method, checked_at=identity_checked_at
-            )
-
-        return self._step(request, IdentitySerializer, step)
+        return self._step(request, "identity")
 
     @extend_schema(request=ExtendSerializer, responses={200: SubjectRequestSerializer})
     @action(detail=True, methods=["post"], url_path="extend")
     def extend(self, request, pk=None):
-        def step(req, *, actor, extension_reason="", extension_notified_on=None):
-            return requests.extend(
-                req, actor=actor, reason=extension_reason, notified_on=extension_notified_on
-            )
-
-        return self._step(request, ExtendSerializer, step)
+        return self._step(request, "extend")
 
     @extend_schema(request=DecideSerializer, responses={200: SubjectRequestSerializer})
     @action(detail=True, methods=["post"], url_path="decide")
     def decide(self, request, pk=None):
-        def step(req, *, actor, decision="", decision_reason="", decided_at=None):
-            return requests.decide(
-                req, actor=actor, decision=decision, reason=decision_reason, decided_at=decided_at
-            )
-
-        return self._step(request, DecideSerializer, step)
+        return self._step(request, "decide")
 
     @extend_schema(request=ReplySerializer, responses={200: SubjectRequestSerializer})
     @action(detail=True, methods=["post"], url_path="reply")
     def reply(self, request, pk=None):
-        def step(req, *, actor, replied_at=None, reply_method="", reply_text=""):
-            return requests.reply(
-                req, actor=actor, method=reply_method, text=reply_text, replied_at=replied_at
-            )
+        return self._step(request, "reply")
 
-        return self._step(request, ReplySerializer, step)
+
+STEP_BODIES = {
+    "identity": IdentitySerializer,
+    "extend": ExtendSerializer,
+    "decide": DecideSerializer,
+    "reply": ReplySerializer,
+}
 
 
 # The register ------------------------------------------------------------------------------------
@@ -561,12 +552,8 @@ class SubjectRequestDetail(DetailPage):
         open_ = req.voided_at is None and req.replied_at is None
         handles = open_ and can(user, "change", STEP_ACCESS)
         code, countdown_text = requests.countdown(req, now)
-        for name, form_class in (
-            ("identity_form", IdentityForm),
-            ("extend_form", ExtendForm),
-            ("decide_form", DecideForm),
-            ("reply_form", ReplyForm),
-        ):
+        for step, form_class in STEP_FORMS.items():
+            name = f"{step}_form"
             extra.setdefault(name, form_class())
             _styled(extra[name])
         return super().get(
@@ -606,42 +593,36 @@ class SubjectRequestDetail(DetailPage):
 
 
 class StepView(DetailAction, SubjectRequestDetail):
+    """A step from the request's page; refused → the request's page with the reasons (400)."""
+
     access = STEP_ACCESS
+    step = None
+
+    @property
+    def form_class(self):
+        return STEP_FORMS[self.step]
+
+    @property
+    def form_context(self):
+        return f"{self.step}_form"
+
+    def perform(self, req, form, user):
+        take_step(self.step, req, actor=user, data=form.cleaned_data)
 
 
 class IdentityView(StepView):
-    """查核身分; refused → the request's page with the reasons (400)."""
+    """查核身分."""
 
-    form_class = IdentityForm
-    form_context = "identity_form"
-
-    def perform(self, req, form, user):
-        data = form.cleaned_data
-        requests.check_identity(
-            req,
-            actor=user,
-            method=data.get("identity_method") or "",
-            checked_at=data.get("identity_checked_at"),
-        )
+    step = "identity"
 
     def success_message(self, req):
         return _("已登錄「%(req)s」的身分查核。") % {"req": req}
 
 
 class ExtendView(StepView):
-    """延長期限 (PDPA art. 13); refused → the request's page with the reasons (400)."""
+    """延長期限 (PDPA art. 13)."""
 
-    form_class = ExtendForm
-    form_context = "extend_form"
-
-    def perform(self, req, form, user):
-        data = form.cleaned_data
-        requests.extend(
-            req,
-            actor=user,
-            reason=data.get("extension_reason") or "",
-            notified_on=data.get("extension_notified_on"),
-        )
+    step = "extend"
 
     def success_message(self, req):
         return _("已延長「%(req)s」的處理期限至 %(day)s。") % {
@@ -651,20 +632,9 @@ class ExtendView(StepView):
 
 
 class DecideView(StepView):
-    """准駁決定; refused → the request's page with the reasons (400)."""
+    """准駁決定."""
 
-    form_class = DecideForm
-    form_context = "decide_form"
-
-    def perform(self, req, form, user):
-        data = form.cleaned_data
-        requests.decide(
-            req,
-            actor=user,
-            decision=data.get("decision") or "",
-            reason=data.get("decision_reason") or "",
-            decided_at=data.get("decided_at"),
-        )
+    step = "decide"
 
     def success_message(self, req):
         return _("已登錄「%(req)s」的准駁決定：%(decision)s。") % {
@@ -674,20 +644,9 @@ class DecideView(StepView):
 
 
 class ReplyView(StepView):
-    """回覆; refused → the request's page with the reasons (400)."""
+    """回覆."""
 
-    form_class = ReplyForm
-    form_context = "reply_form"
-
-    def perform(self, req, form, user):
-        data = form.cleaned_data
-        requests.reply(
-            req,
-            actor=user,
-            method=data.get("reply_method") or "",
-            text=data.get("reply_text") or "",
-            replied_at=data.get("replied_at"),
-        )
+    step = "reply"
 
     def success_message(self, req):
         return _("已登錄「%(req)s」的回覆。") % {"req": req}
@@ -771,10 +730,6 @@ class SubjectRequestList(ListPage):
     template_name = "privacy/requests/list.html"
 
 
-def _without_list(patterns):
-    return [p for p in patterns if p.name != "subjectrequest_list"]
-
-
 SubjectRequestRegister.add_view = SubjectRequestAdd
 SubjectRequestRegister.edit_view = SubjectRequestEdit
 SubjectRequestRegister.detail_view = SubjectRequestDetail
@@ -787,7 +742,7 @@ urlpatterns = [
     path("requests/<int:pk>/letter/", LetterView.as_view(), name="subjectrequest_letter"),
     path("requests/<int:pk>/notice/", NoticeView.as_view(), name="subjectrequest_notice"),
     path("requests/", SubjectRequestList.as_view(), name="subjectrequest_list"),
-    *_without_list(SubjectRequestRegister.urls()),
+    *SubjectRequestRegister.urls(without=("list",)),
 ]
 # (Register, API prefix) pairs, registered on the API router by isms/urls.py.
 API_ROUTES = [(SubjectRequestRegister, "data-subject-requests")]

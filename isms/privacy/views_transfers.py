@@ -13,7 +13,6 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import models
 from django.db.models import Q
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -24,25 +23,23 @@ from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import action
-from rest_framework.response import Response
 
-from isms.core import roc
 from isms.core.access import Access
 from isms.core.fields import ROCDateTimeField
 from isms.core.filters import FilterSet, ROCDateFilter
-from isms.core.forms import ModelForm
+from isms.core.forms import ROC_MOMENT_HELP, LoginChoiceField, ModelForm, boolean_radio
 from isms.core.generic import (
     AddPage,
     DetailAction,
     DetailPage,
     EditPage,
     ListPage,
+    MonthSheetView,
     ProtectedView,
-    RegisterView,
+    month_param,
 )
-from isms.core.models import SchoolProfile
 from isms.core.registers import Column, Register, nav_link
-from isms.core.restapi import DateTimeField, ModelSerializer, RegisterViewSet, service_errors
+from isms.core.restapi import DateTimeField, RegisterViewSet, ServiceSerializer
 from isms.core.roles import ALL_ROLES, MANAGERS
 
 from . import transfers
@@ -124,11 +121,6 @@ COLUMNS = [
 
 
 # The form ---------------------------------------------------------------------------------------
-class LoginChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, obj):
-        return str(obj)
-
-
 def logins(*keep):
     """Active logins of the school (holding a role), and those a transfer already names."""
     people = get_user_model().objects.filter(is_active=True, groups__name__in=ALL_ROLES)
@@ -147,16 +139,12 @@ class TransferForm(ModelForm):
     handed_at = ROCDateTimeField(
         label=gettext_lazy("轉交時間"),
         required=False,
-        help_text=gettext_lazy("民國年/月/日 時:分，例如 115/11/28 14:05（24 小時制）。"),
+        help_text=ROC_MOMENT_HELP,
     )
-    sealed = forms.TypedChoiceField(
-        label=gettext_lazy("傳遞方式"),
-        choices=[("True", gettext_lazy("彌封")), ("False", gettext_lazy("其他保密方式"))],
-        coerce=lambda value: value == "True",
-        empty_value=True,
-        required=False,
-        initial="True",
-        widget=forms.RadioSelect,
+    sealed = boolean_radio(
+        gettext_lazy("傳遞方式"),
+        [(True, gettext_lazy("彌封")), (False, gettext_lazy("其他保密方式"))],
+        initial=True,
         help_text=gettext_lazy("須採取彌封或其他具備保密機制之傳遞方式（條文 7.6）。"),
     )
 
@@ -238,12 +226,7 @@ class ConfirmForm(forms.Form):
 
 
 # The API ------------------------------------------------------------------------------------------
-class TransferSerializer(ModelSerializer):
-    serializer_field_mapping = {
-        **ModelSerializer.serializer_field_mapping,
-        models.DateTimeField: DateTimeField,
-    }
-    id = serializers.IntegerField(read_only=True)
+class TransferSerializer(ServiceSerializer):
     status = serializers.SerializerMethodField()
 
     class Meta:
@@ -279,19 +262,8 @@ class TransferSerializer(ModelSerializer):
     def get_status(self, obj) -> str:
         return transfers.status(obj)
 
-    def _save(self, transfer):
-        try:
-            return transfers.transfer_save(transfer, actor=self.context["request"].user)
-        except ValidationError as error:
-            raise service_errors(error) from None
-
-    def create(self, validated_data):
-        return self._save(PaperTransfer(**validated_data))
-
-    def update(self, instance, validated_data):
-        for name, value in validated_data.items():
-            setattr(instance, name, value)
-        return self._save(instance)
+    def save_record(self, transfer, *, actor):
+        return transfers.transfer_save(transfer, actor=actor)
 
 
 class ConfirmSerializer(serializers.Serializer):
@@ -315,18 +287,14 @@ class TransferViewSet(RegisterViewSet):
     @action(detail=True, methods=["post"])
     def confirm(self, request, pk=None):
         transfer = self.get_object()
-        data = ConfirmSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        try:
-            transfer = transfers.transfer_confirm(
-                transfer,
-                actor=request.user,
-                received_at=data.validated_data.get("received_at"),
-                receipt_note=data.validated_data.get("receipt_note", ""),
-            )
-        except ValidationError as error:
-            raise service_errors(error) from None
-        return Response(TransferSerializer(transfer, context={"request": request}).data)
+        data = self.body(ConfirmSerializer)
+        return self.service_answer(
+            transfers.transfer_confirm,
+            transfer,
+            actor=request.user,
+            received_at=data.get("received_at"),
+            receipt_note=data.get("receipt_note", ""),
+        )
 
 
 # The register -------------------------------------------------------------------------------------
@@ -361,11 +329,6 @@ class TransferRegister(Register):
     @classmethod
     def void_record(cls, obj, *, actor, reason):
         return transfers.transfer_void(obj, actor=actor, reason=reason)
-
-
-def month_param(day: dt.date) -> str:
-    """A month as the print view takes it: ``115-11``."""
-    return f"{roc.roc_year(day)}-{day.month:02d}"
 
 
 def print_url(day: dt.date | None = None) -> str:
@@ -480,30 +443,6 @@ nav_link(NAV, gettext_lazy("待我確認收件"), "privacy:papertransfer_awaitin
 
 
 # The month's sheet ------------------------------------------------------------------------------
-def parse_month(params) -> tuple[int, int]:
-    """(Western year, month) from ``month=115-11`` (also 115/11, 11511); the current month
-    when none is given. ValueError with a zh-TW message otherwise."""
-    text = (params.get("month") or "").strip().replace("/", "-").replace(".", "-")
-    today = timezone.localdate()
-    if not text:
-        return today.year, today.month
-    try:
-        if "-" in text:
-            first, second = text.split("-", 1)
-            year, month = int(first), int(second)
-        elif text.isdigit() and len(text) in (4, 5):
-            year, month = int(text[:-2]), int(text[-2:])
-        else:
-            raise ValueError
-    except ValueError:
-        raise ValueError(_("月份請以民國年-月填寫，例如 115-11。")) from None
-    if year > roc.MAX_ROC_YEAR:  # a Western year
-        year -= roc.ROC_OFFSET
-    if not (roc.MIN_ROC_YEAR <= year <= roc.MAX_ROC_YEAR) or not (1 <= month <= 12):
-        raise ValueError(_("月份請以民國年-月填寫，例如 115-11。"))
-    return year + roc.ROC_OFFSET, month
-
-
 def sheet_line(transfer) -> dict:
     local = timezone.localtime(transfer.handed_at)
     return {
@@ -516,55 +455,21 @@ def sheet_line(transfer) -> dict:
     }
 
 
-class PrintView(RegisterView):
+class PrintView(MonthSheetView):
     """紙本個資轉交紀錄 of one month, filled from the transfers the person may read; voided
     ones left out, empty lines to fill the last page."""
 
     register = TransferRegister
+    template_name = "privacy/transfers/print.html"
+    date_field = "handed_at"
+    per_page = PRINT_PER_PAGE
+    count_name = "transfer_count"
 
-    def get(self, request):
-        from isms.compliance.models import PolicyRevision
+    def sheet_line(self, transfer) -> dict:
+        return sheet_line(transfer)
 
-        errors = []
-        try:
-            year, month = parse_month(request.GET)
-        except ValueError as error:
-            errors.append(str(error))
-            year, month = timezone.localdate().year, timezone.localdate().month
-        lines = []
-        if not errors:
-            first = dt.date(year, month, 1)
-            after = dt.date(year + (month == 12), month % 12 + 1, 1)
-            start = timezone.make_aware(dt.datetime.combine(first, dt.time.min))
-            end = timezone.make_aware(dt.datetime.combine(after, dt.time.min))
-            found = (
-                self.scoped("view")
-                .filter(handed_at__gte=start, handed_at__lt=end, voided_at__isnull=True)
-                .order_by("handed_at", "id")
-            )
-            lines = [sheet_line(t) for t in found]
-        count = max(1, -(-len(lines) // PRINT_PER_PAGE))
-        padded = lines + [None] * (count * PRINT_PER_PAGE - len(lines))
-        pages = [padded[i : i + PRINT_PER_PAGE] for i in range(0, len(padded), PRINT_PER_PAGE)]
-        school = SchoolProfile.load()
-        return render(
-            request,
-            "privacy/transfers/print.html",
-            {
-                "pages": pages,
-                "transfer_count": len(lines),
-                "roc_year": year - roc.ROC_OFFSET,
-                "month": month,
-                "month_value": f"{year - roc.ROC_OFFSET}-{month:02d}",
-                "errors": errors,
-                "school": school,
-                "policy_version": PolicyRevision.current(),
-                "now": timezone.now(),
-                "everyone": transfers.is_manager(request.user),
-                "back": reverse(TransferRegister.url_name("list")),
-            },
-            status=400 if errors else 200,
-        )
+    def sheet_context(self) -> dict:
+        return {"everyone": transfers.is_manager(self.request.user)}
 
 
 class TransferAdd(AddPage):
@@ -580,16 +485,12 @@ TransferRegister.edit_view = TransferEdit
 TransferRegister.detail_view = TransferDetail
 
 
-def _without_list(patterns):
-    return [p for p in patterns if p.name != "papertransfer_list"]
-
-
 urlpatterns = [
     path("transfers/", TransferList.as_view(), name="papertransfer_list"),
     path("transfers/awaiting/", AwaitingView.as_view(), name="papertransfer_awaiting"),
     path("transfers/print/", PrintView.as_view(), name="papertransfer_print"),
     path("transfers/<int:pk>/confirm/", ConfirmView.as_view(), name="papertransfer_confirm"),
-    *_without_list(TransferRegister.urls()),
+    *TransferRegister.urls(without=("list",)),
 ]
 # (Register, API prefix) pairs, registered on the API router by isms/urls.py.
 API_ROUTES = [(TransferRegister, "paper-transfers")]

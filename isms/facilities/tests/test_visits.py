@@ -8,7 +8,6 @@ import json
 import pytest
 import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.test import Client
 from django.urls import reverse
 
 from isms.assets.models import Asset
@@ -32,6 +31,8 @@ from isms.facilities import visits
 from isms.facilities.models import Room, Visit
 from isms.facilities.views_visits import VisitRegister, parse_month
 
+from .helpers import login, token_client
+
 pytestmark = pytest.mark.django_db
 
 NOW = dt.datetime(2026, 11, 28, 6, 5, tzinfo=dt.UTC)  # 115/11/28 14:05 in Taipei
@@ -52,21 +53,6 @@ def _frozen():
 
 def taipei(*args) -> dt.datetime:
     return dt.datetime(*args, tzinfo=TAIPEI)
-
-
-def login(user) -> Client:
-    c = Client()
-    c.force_login(user)
-    c.user = user
-    return c
-
-
-def token_client(user) -> Client:
-    _token, key = core_services.token_create(user=user, name="test", actor=user)
-    c = Client()
-    c.defaults["HTTP_AUTHORIZATION"] = f"Token {key}"
-    c.user = user
-    return c
 
 
 def the_user(username, *roles, name=None):

@@ -10,7 +10,6 @@ import pytest
 import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
 from django.urls import reverse
 
 from isms.audit.models import AuditEntry
@@ -26,58 +25,17 @@ from isms.privacy import leaks
 from isms.privacy.models import LeakNotification
 from isms.privacy.views_leaks import LeakRegister
 
+from .helpers import client_as as login
+from .helpers import frozen_at, the_user, token_client
+
 pytestmark = pytest.mark.django_db
 
 NOW = dt.datetime(2026, 11, 28, 6, 5, tzinfo=dt.UTC)  # 115/11/28 14:05 in Taipei
-TAIPEI = dt.timezone(dt.timedelta(hours=8))
+_frozen = frozen_at(NOW)
 DUTY = "privacy.leak_notice"
 FACTS = "導師寄送 201 班學生名冊時誤寄至 202 班家長群組，含姓名、學號及家長電話。"
 MEASURES = "已請收件家長刪除郵件並回覆確認；停用群組自動完成。"
 CONTACT = "教務處註冊組 02-2971-5606 分機 211"
-
-
-@pytest.fixture(autouse=True)
-def _frozen():
-    with time_machine.travel(NOW, tick=False):
-        yield
-
-
-def taipei(*args) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=TAIPEI)
-
-
-def login(user) -> Client:
-    c = Client()
-    c.force_login(user)
-    c.user = user
-    return c
-
-
-def token_client(user) -> Client:
-    _token, key = core_services.token_create(user=user, name="test", actor=user)
-    c = Client()
-    c.defaults["HTTP_AUTHORIZATION"] = f"Token {key}"
-    c.user = user
-    return c
-
-
-def the_user(username, *roles, name=None):
-    from django.contrib.auth.models import Group
-
-    from isms.core.models import Person, User
-
-    user = User.objects.filter(username=username).first()
-    if user is None:
-        user = User.objects.create_user(
-            username=username,
-            password="Xk7#pq92mv",
-            person=Person.objects.create(name=name or f"測試{username}"),
-            password_changed_at=NOW,
-            email=f"{username}@school.example.edu.tw",
-        )
-        for role in roles:
-            user.groups.add(Group.objects.get_or_create(name=role)[0])
-    return user
 
 
 def officer_user():

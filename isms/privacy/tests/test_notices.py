@@ -6,32 +6,28 @@ import datetime as dt
 import json
 
 import pytest
-import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
-from django.utils import timezone
 
 from isms.audit.models import AuditEntry
 from isms.awareness.models import OfficeHead
-from isms.core.models import Person, SchoolProfile, Unit, User
+from isms.core.models import SchoolProfile, Unit, User
 from isms.core.roles import ALL_ROLES, GUARD, SECURITY_OFFICER, STAFF, SYSADMIN
 from isms.core.testing import RegisterContract
 from isms.privacy import notices
-from isms.privacy.models import ActivityNotice, CategoryCode, PurposeCode
+from isms.privacy.models import ActivityNotice, CategoryCode
 from isms.privacy.views_notices import NoticeRegister
+
+from . import helpers
+from .helpers import client_as, frozen_at, purpose
 
 pytestmark = pytest.mark.django_db
 
 NOW = dt.datetime(2026, 11, 30, 2, 0, tzinfo=dt.UTC)  # 115/11/30 10:00 in Taipei
+_frozen = frozen_at(NOW)
+_n = {"n": 0}
 SCHOOL = "新北市穀保高級家事商業職業學校"
 OFFICER = frozenset({SECURITY_OFFICER})
-_n = {"n": 0}
-
-
-@pytest.fixture(autouse=True)
-def _frozen():
-    with time_machine.travel(NOW, tick=False):
-        yield
 
 
 @pytest.fixture(autouse=True)
@@ -42,50 +38,15 @@ def _school():
 
 
 def category(code="C001", name="辨識個人者", active=True) -> CategoryCode:
-    obj, _created = CategoryCode.objects.get_or_create(
-        code=code, defaults={"name": name, "group": "識別類"}
-    )
-    if obj.is_active != active:
-        obj.is_active = active
-        obj.save()
-    return obj
-
-
-def purpose(code="109", name="教育或訓練行政", active=True) -> PurposeCode:
-    obj, _created = PurposeCode.objects.get_or_create(code=code, defaults={"name": name})
-    if obj.is_active != active:
-        obj.is_active = active
-        obj.save()
-    return obj
+    return helpers.category(code, name, active, group="識別類")
 
 
 def unit_of(name=None) -> Unit:
-    _n["n"] += 1
-    return Unit.objects.create(name=name or f"處室{_n['n']}", code=f"n{_n['n']}")
+    return helpers.unit_of(name, prefix="n")
 
 
 def login(name, *roles, unit=None, **fields) -> User:
-    from django.contrib.auth.models import Group
-
-    user = User.objects.create_user(
-        username=name,
-        password="Xk7#pq92mv",
-        person=Person.objects.create(name=f"{name}老師", unit=unit, extension="231"),
-        password_changed_at=timezone.now(),
-        **fields,
-    )
-    for role in roles:
-        user.groups.add(Group.objects.get_or_create(name=role)[0])
-    return user
-
-
-def client_as(user):
-    from django.test import Client
-
-    c = Client()
-    c.force_login(user)
-    c.user = user
-    return c
+    return helpers.member(name, *roles, unit=unit, extension="231", **fields)
 
 
 def fields(**overrides) -> dict:

@@ -9,16 +9,13 @@ import json
 import pytest
 import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
 
 from isms.audit.models import AuditEntry
 from isms.awareness.models import OfficeHead
 from isms.compliance import engine, registry
 from isms.compliance.models import ObligationState
-from isms.core import services as core_services
-from isms.core.models import Person, Unit, User
+from isms.core.models import Unit, User
 from isms.core.roles import (
     ALL_ROLES,
     GUARD,
@@ -31,71 +28,30 @@ from isms.core.roles import (
 from isms.core.testing import RegisterContract
 from isms.notifications.models import Notification
 from isms.privacy import publishing
-from isms.privacy.models import CategoryCode, PublishingApproval
+from isms.privacy.models import PublishingApproval
 from isms.privacy.views_publishing import PublishingRegister
+
+from . import helpers
+from .helpers import TAIPEI, category, client_as, frozen_at, taipei
+from .helpers import token_client as api_as
 
 pytestmark = pytest.mark.django_db
 
-TAIPEI = dt.timezone(dt.timedelta(hours=8))
 NOW = dt.datetime(2026, 11, 30, 10, 0, tzinfo=TAIPEI)  # Monday 115/11/30 10:00
+_frozen = frozen_at(NOW)
+_n = {"n": 0}
 TODAY = dt.date(2026, 11, 30)
 DAY = dt.timedelta(days=1)
 S = PublishingApproval.Status
 OFFICER = frozenset({SECURITY_OFFICER})
-_n = {"n": 0}
-
-
-@pytest.fixture(autouse=True)
-def _frozen():
-    with time_machine.travel(NOW, tick=False):
-        yield
-
-
-def taipei(*args) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=TAIPEI)
-
-
-def category(code="C001", name="辨識個人者", active=True) -> CategoryCode:
-    obj, _created = CategoryCode.objects.get_or_create(code=code, defaults={"name": name})
-    if obj.is_active != active:
-        obj.is_active = active
-        obj.save()
-    return obj
 
 
 def unit_of(name=None) -> Unit:
-    _n["n"] += 1
-    return Unit.objects.create(name=name or f"處室{_n['n']}", code=f"p{_n['n']}")
+    return helpers.unit_of(name, prefix="p")
 
 
 def login(name, *roles, unit=None, email=True, **fields) -> User:
-    from django.contrib.auth.models import Group
-
-    user = User.objects.create_user(
-        username=name,
-        password="Xk7#pq92mv",
-        email=f"{name}@school.example" if email else "",
-        person=Person.objects.create(name=f"{name}老師", unit=unit),
-        password_changed_at=timezone.now(),
-        **fields,
-    )
-    for role in roles:
-        user.groups.add(Group.objects.get_or_create(name=role)[0])
-    return user
-
-
-def client_as(user):
-    c = Client()
-    c.force_login(user)
-    c.user = user
-    return c
-
-
-def api_as(user):
-    _token, key = core_services.token_create(user=user, name="t", actor=user)
-    c = Client()
-    c.defaults["HTTP_AUTHORIZATION"] = f"Token {key}"
-    return c
+    return helpers.member(name, *roles, unit=unit, email=email, **fields)
 
 
 def url(name, *args):

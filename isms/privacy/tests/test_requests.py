@@ -20,42 +20,21 @@ from isms.privacy import requests
 from isms.privacy.models import PersonalDataFile, SubjectRequest
 from isms.privacy.views_requests import SubjectRequestRegister
 
+from . import helpers
+from .helpers import frozen_at, taipei
+
 pytestmark = pytest.mark.django_db
 
 NOW = dt.datetime(2026, 11, 28, 6, 5, tzinfo=dt.UTC)  # 115/11/28 14:05 in Taipei
-TAIPEI = dt.timezone(dt.timedelta(hours=8))
+_frozen = frozen_at(NOW)
 Kind = SubjectRequest.Kind
 Channel = SubjectRequest.Channel
 Decision = SubjectRequest.Decision
 
 
-@pytest.fixture(autouse=True)
-def _frozen():
-    with time_machine.travel(NOW, tick=False):
-        yield
-
-
-def taipei(*args) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=TAIPEI)
-
-
 def the_user(username, *roles, name=None):
     """One login per username (made once), with a person named ``name``."""
-    from django.contrib.auth.models import Group
-
-    from isms.core.models import Person, User
-
-    user = User.objects.filter(username=username).first()
-    if user is None:
-        user = User.objects.create_user(
-            username=username,
-            password="Xk7#pq92mv",
-            person=Person.objects.create(name=name or f"測試{username}"),
-            password_changed_at=NOW,
-        )
-        for role in roles:
-            user.groups.add(Group.objects.get_or_create(name=role)[0])
-    return user
+    return helpers.the_user(username, *roles, name=name, email=False)
 
 
 def officer():

@@ -7,18 +7,18 @@ import json
 
 import pytest
 import time_machine
-from django.test import Client
 from django.urls import reverse
 
 from isms.audit.models import AuditEntry
 from isms.compliance import engine, registry
 from isms.compliance.models import ObligationState
-from isms.core import services as core_services
 from isms.core.models import SchoolProfile
 from isms.core.roles import PRINCIPAL, SECURITY_OFFICER, SUPERVISOR, SYSADMIN
 from isms.privacy import requests
 from isms.privacy.models import SubjectRequest
 
+from .helpers import client_as as login
+from .helpers import frozen_at, token_client
 from .test_requests import (
     NOW,
     Decision,
@@ -34,26 +34,7 @@ from .test_requests import (
 
 pytestmark = pytest.mark.django_db
 
-
-@pytest.fixture(autouse=True)
-def _frozen():
-    with time_machine.travel(NOW, tick=False):
-        yield
-
-
-def login(user) -> Client:
-    c = Client()
-    c.force_login(user)
-    c.user = user
-    return c
-
-
-def token_client(user) -> Client:
-    _token, key = core_services.token_create(user=user, name="test", actor=user)
-    c = Client()
-    c.defaults["HTTP_AUTHORIZATION"] = f"Token {key}"
-    c.user = user
-    return c
+_frozen = frozen_at(NOW)
 
 
 def supervisor():

@@ -8,13 +8,11 @@ import json
 import pytest
 import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.test import Client
 from django.urls import reverse
 
 from isms.audit.models import AuditEntry
 from isms.compliance import engine, registry
 from isms.compliance.models import ObligationState
-from isms.core import services as core_services
 from isms.core.models import SchoolProfile
 from isms.core.roles import (
     ALL_ROLES,
@@ -32,58 +30,15 @@ from isms.privacy import transfers
 from isms.privacy.models import PaperTransfer
 from isms.privacy.views_transfers import TransferRegister
 
+from .helpers import client_as as login
+from .helpers import frozen_at, taipei, the_user, token_client
+
 pytestmark = pytest.mark.django_db
 
 NOW = dt.datetime(2026, 11, 28, 6, 5, tzinfo=dt.UTC)  # 115/11/28 14:05 in Taipei
-TAIPEI = dt.timezone(dt.timedelta(hours=8))
+_frozen = frozen_at(NOW)
 DUTY = "privacy.transfer_confirmed"
 CLIENT_ROLES = frozenset(ALL_ROLES - MANAGERS)
-
-
-@pytest.fixture(autouse=True)
-def _frozen():
-    with time_machine.travel(NOW, tick=False):
-        yield
-
-
-def taipei(*args) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=TAIPEI)
-
-
-def login(user) -> Client:
-    c = Client()
-    c.force_login(user)
-    c.user = user
-    return c
-
-
-def token_client(user) -> Client:
-    _token, key = core_services.token_create(user=user, name="test", actor=user)
-    c = Client()
-    c.defaults["HTTP_AUTHORIZATION"] = f"Token {key}"
-    c.user = user
-    return c
-
-
-def the_user(username, *roles, name=None, **fields):
-    """One login per username (made once), with a person named ``name``."""
-    from django.contrib.auth.models import Group
-
-    from isms.core.models import Person, User
-
-    user = User.objects.filter(username=username).first()
-    if user is None:
-        user = User.objects.create_user(
-            username=username,
-            password="Xk7#pq92mv",
-            person=Person.objects.create(name=name or f"測試{username}"),
-            password_changed_at=NOW,
-            email=f"{username}@school.example.edu.tw",
-            **fields,
-        )
-        for role in roles:
-            user.groups.add(Group.objects.get_or_create(name=role)[0])
-    return user
 
 
 def sender():
