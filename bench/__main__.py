@@ -6,6 +6,10 @@
    its floor in the same run: the same query and page size through a bare template loop
    (pages) or ``json.dumps`` of ``.values()`` (API lists); also a trivial view.
 4. Print p50/p95, the ratio to the floor and the query count; write bench/results.json.
+
+``--only vendors,awareness`` (any of ``ONLY``) seeds and times those modules alone, for a
+quick look at one module; their figures replace theirs in bench/results.json. Public pages
+(the privacy inventory's) are timed with a client that is not signed in.
 """
 
 import argparse
@@ -18,6 +22,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+# The bench modules with a ``bench(page, api, engine)`` that ``--only`` may run alone.
+ONLY = ("assets", "operations", "facilities", "vendors", "awareness", "privacy")
 
 
 def configure(args):
@@ -99,7 +105,17 @@ def main(argv=None):
     parser.add_argument("--audit", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=60)
     parser.add_argument("--reseed", action="store_true", help="drop and regenerate the data set")
+    parser.add_argument(
+        "--only",
+        type=lambda text: [name.strip() for name in text.split(",") if name.strip()],
+        metavar="MODULES",
+        help=f"time only these bench modules ({', '.join(ONLY)}): their rows replace theirs "
+        "in bench/results.json, the rest of it is kept",
+    )
     args = parser.parse_args(argv)
+    unknown = sorted(set(args.only or ()) - set(ONLY))
+    if unknown:
+        parser.error(f"--only: no bench module {', '.join(unknown)} (one of {', '.join(ONLY)})")
     if args.reseed:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{HERE / 'bench.sqlite3'}{suffix}").unlink(missing_ok=True)
@@ -108,6 +124,8 @@ def main(argv=None):
     from bench import seed
 
     seed.ensure(people=args.people, audit=args.audit)
+    if args.only:
+        return main_only(args)
     results = run(args)
     report(results)
     (HERE / "results.json").write_text(json.dumps(results, ensure_ascii=False, indent=2))
@@ -119,19 +137,57 @@ def main(argv=None):
         failed.append("isms restore --verify of the bench database")
     if not results["facilities"]["ingest"]["ok"]:
         failed.append("readings ingest over HTTP")
+    failed += [
+        f"{name} list pages' query counts"
+        for name in ("vendors", "awareness", "privacy")
+        if not results[name]["query_counts_constant"]
+    ]
     if failed:
         print("targets missed: " + ", ".join(failed))
     return 0
 
 
-def run(args):
+def main_only(args):
+    """``--only``: time the named modules alone; their rows and sections replace theirs in
+    bench/results.json (the rest of an earlier full run is kept)."""
+    import importlib
+
     from django.db import connection
     from django.template import engines
-    from django.test import Client
-    from django.utils import timezone
 
-    from bench import floors
-    from isms.audit import trail
+    rows, page, api, _client = harness(args)
+    results = {"database": connection.vendor, "rows": rows}
+    for name in args.only:
+        module = importlib.import_module(f"bench.{name}")
+        results[name] = module.bench(page, api, engines["django"])
+    print(f"\nCampus ISMS bench on {results['database']}, only {', '.join(args.only)}\n")
+    report_rows(rows)
+    for name in args.only:
+        if results[name] is not None:
+            print(f"\n{name}: {json.dumps(results[name], ensure_ascii=False)}")
+    path = HERE / "results.json"
+    merged = json.loads(path.read_text()) if path.exists() else {}
+    names = {r["name"] for r in rows}
+    merged["rows"] = [r for r in merged.get("rows", []) if r["name"] not in names] + rows
+    merged.update({k: v for k, v in results.items() if k != "rows"})
+    path.write_text(json.dumps(merged, ensure_ascii=False, indent=2))
+    print(f"\nwritten to {path}")
+    failed = [r["name"] for r in rows if r.get("ok") is False]
+    failed += [
+        f"{name} query counts"
+        for name in args.only
+        if isinstance(results[name], dict) and results[name].get("query_counts_constant") is False
+    ]
+    if failed:
+        print("targets missed: " + ", ".join(failed))
+    return 0
+
+
+def harness(args):
+    """The signed-in clients and the ``page`` and ``api`` timers, which append to ``rows``;
+    ``anonymous=True`` times a public page or API with a client that is not signed in."""
+    from django.test import Client
+
     from isms.core import services
     from isms.core.models import ApiToken, User
 
@@ -142,6 +198,7 @@ def run(args):
     ApiToken.objects.filter(user=officer, name="bench").delete()
     _token, key = services.token_create(user=officer, name="bench", actor=None)
     api_client = Client(HTTP_AUTHORIZATION=f"Token {key}")
+    anonymous_client = Client()
     rows = []
 
     def measure(name, url, floor_fn, *, http, ratio, target_ms=None):
@@ -170,12 +227,25 @@ def run(args):
             }
         )
 
-    def page(name, url, floor_fn, target_ms=50, ratio=3.0):
-        measure(name, url, floor_fn, http=client, ratio=ratio, target_ms=target_ms)
+    def page(name, url, floor_fn, target_ms=50, ratio=3.0, anonymous=False):
+        http = anonymous_client if anonymous else client
+        measure(name, url, floor_fn, http=http, ratio=ratio, target_ms=target_ms)
 
-    def api(name, url, floor_fn):
-        measure(name, url, floor_fn, http=api_client, ratio=4.0)
+    def api(name, url, floor_fn, anonymous=False):
+        measure(name, url, floor_fn, http=anonymous_client if anonymous else api_client, ratio=4.0)
 
+    return rows, page, api, client
+
+
+def run(args):
+    from django.db import connection
+    from django.template import engines
+    from django.utils import timezone
+
+    from bench import floors
+    from isms.audit import trail
+
+    rows, page, api, client = harness(args)
     django_engine = engines["django"]
     trivial = timed(lambda: client.get("/healthz"), args.repeat)
     rows.append(
@@ -302,6 +372,15 @@ def run(args):
     from bench import facilities
 
     facilities_result = facilities.bench(page, api, django_engine)
+    # Vendors, contracts and agreements; training, legal talks and self-checks (issue 9).
+    from bench import awareness, vendors
+
+    vendors_result = vendors.bench(page, api, django_engine)
+    awareness_result = awareness.bench(page, api, django_engine)
+    # Personal-data files, their reviews, data-subject requests, paper transfers (issue 10).
+    from bench import privacy
+
+    privacy_result = privacy.bench(page, api, django_engine)
     reconcile_result = None
     try:
         from bench import reconcile
@@ -352,6 +431,9 @@ def run(args):
         "binder": binder_result,
         "operations": operations_result,
         "facilities": facilities_result,
+        "vendors": vendors_result,
+        "awareness": awareness_result,
+        "privacy": privacy_result,
         "reconcile": reconcile_result,
         "audit_verify_seconds": round(verify_s, 2),
         "audit_verify_ok": result.ok and verify_s < 10,
@@ -402,17 +484,13 @@ def bench_binder():
     }
 
 
-def report(results):
-    print(
-        f"\nCampus ISMS bench on {results['database']}: {results['people']} people, "
-        f"{results['audit_entries']} audit entries\n"
-    )
+def report_rows(rows):
     head = (
         f"{'what':<34}{'p50 ms':>9}{'p95 ms':>9}{'floor p95':>11}{'ratio':>8}{'queries':>9}  target"
     )
     print(head)
     print("-" * len(head))
-    for r in results["rows"]:
+    for r in rows:
         floor = f"{r['floor_p95_ms']:>11.2f}" if "floor_p95_ms" in r else " " * 11
         ratio = f"{r['ratio_p95']:>8.2f}" if "ratio_p95" in r else " " * 8
         queries = f"{r['queries']:>9}" if "queries" in r else " " * 9
@@ -421,6 +499,14 @@ def report(results):
             f"{r['name']:<34}{r['p50_ms']:>9.2f}{r['p95_ms']:>9.2f}{floor}{ratio}{queries}  "
             f"{r.get('target', '')}{mark}"
         )
+
+
+def report(results):
+    print(
+        f"\nCampus ISMS bench on {results['database']}: {results['people']} people, "
+        f"{results['audit_entries']} audit entries\n"
+    )
+    report_rows(results["rows"])
     constant = "constant" if results["query_count_constant"] else "GROWS"
     print(
         f"\nquery count, people page with 3 rows vs 50 rows: {results['query_count_few_rows']} vs "
@@ -464,6 +550,16 @@ def report(results):
         f"process) {f['floor_readings_per_second']} readings/s "
         f"{'ok' if f['ok'] else 'MISSED'}"
     )
+    for name in ("vendors", "awareness", "privacy"):
+        m = results[name]
+        sizes = ", ".join(
+            f"{v} {k}" for k, v in m.items() if isinstance(v, int) and not isinstance(v, bool)
+        )
+        counts = "; ".join(
+            f"{what} {few} vs {many}" for what, (few, many) in m["query_counts_few_vs_many"].items()
+        )
+        constant = "constant" if m["query_counts_constant"] else "GROWS"
+        print(f"{name} ({sizes}): query counts, a few rows vs many: {counts} ({constant})")
     b = results["binder"]
     print(
         f"evidence binder, {b['days']} days: built in {b['seconds']} s ({b['status']}, "

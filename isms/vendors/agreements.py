@@ -30,7 +30,7 @@ import datetime as dt
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
-from django.db.models import Max, Min, Q
+from django.db.models import Exists, Max, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -632,21 +632,23 @@ def people_needing(form: str, today: dt.date | None = None):
 def vendors_needing(today: dt.date | None = None):
     """Vendors (not voided) with a contract running today (6.1.2), each with ``signed``,
     ``lapsed_on``, ``draft_id``, ``first_start`` (their first contract's start, when the
-    need arose) and ``running_contract`` (the id of a contract running today)."""
+    need arose) and ``running_contract`` (the id of a contract running today).
+
+    The contract figures are correlated subqueries, so that the grouped join is over the
+    vendor's agreements alone, not agreements × contracts (on the bench's 2,000 vendors
+    with 15 agreements and 3 contracts each: 27 ms instead of 70 ms). The agreements stay
+    an aggregate of the join, as for people: SQLite searches them by vendor, where as
+    subqueries it may pick the (form, status) index and scan every A-9 for each vendor."""
     today = today or timezone.localdate()
-    running = Contract.objects.filter(
-        voided_at__isnull=True, start_on__lte=today, end_on__gte=today
-    ).values("vendor_id")
-    live = Q(contracts__voided_at__isnull=True)
+    live = Contract.objects.filter(vendor=OuterRef("pk"), voided_at__isnull=True)
+    running = live.filter(start_on__lte=today, end_on__gte=today)
     return (
-        Vendor.objects.filter(voided_at__isnull=True, pk__in=running)
+        Vendor.objects.filter(voided_at__isnull=True)
+        .filter(Exists(running))
         .annotate(
             **_evidence_annotations(Form.A9, today),
-            first_start=Min("contracts__start_on", filter=live),
-            running_contract=Max(
-                "contracts__id",
-                filter=live & Q(contracts__start_on__lte=today, contracts__end_on__gte=today),
-            ),
+            first_start=Subquery(live.order_by("start_on").values("start_on")[:1]),
+            running_contract=Subquery(running.order_by("-id").values("id")[:1]),
         )
         .order_by("name", "id")
     )
@@ -665,13 +667,18 @@ def findings(today: dt.date | None = None) -> list[dict]:
     today = today or timezone.localdate()
     now = timezone.now()
     sections = []
-    for form, rows in (
-        (Form.A8, people_needing(Form.A8, today)),
-        (Form.A9, vendors_needing(today)),
-        (Form.A10, people_needing(Form.A10, today)),
+    for form, rows, field in (
+        (Form.A8, people_needing(Form.A8, today), "person"),
+        (Form.A9, vendors_needing(today), "vendor"),
+        (Form.A10, people_needing(Form.A10, today), "person"),
     ):
+        # Those without a valid signature (``signed`` is None), found before the figures
+        # are aggregated: only their agreements are grouped, not every subject's.
+        valid = Agreement.objects.filter(
+            valid_q(form, day=today), signed_on__isnull=False, **{field: OuterRef("pk")}
+        )
         missing = []
-        for subject in rows.filter(signed__isnull=True):
+        for subject in rows.filter(~Exists(valid)):
             start = need_on(subject)
             due = due_moment(start)
             missing.append(

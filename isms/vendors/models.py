@@ -209,6 +209,8 @@ class Agreement(VoidableModel):
             models.Index(fields=["form", "status"]),
             models.Index(fields=["person", "form"]),
             models.Index(fields=["vendor", "form"]),
+            # The register's order: its pages read 50 rows without sorting them all.
+            models.Index(fields=["-created_at", "-id"], name="vendors_agreement_order_idx"),
         ]
 
     def __str__(self):

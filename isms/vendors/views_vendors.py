@@ -14,6 +14,8 @@ Access: the security officer and system administrators keep them; the supervisor
 principal read. The rules are in ``vendors``; these views only call it.
 """
 
+import html
+
 import django_filters as df
 from django import forms
 from django.contrib import messages
@@ -21,9 +23,11 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
+from django.forms.utils import flatatt
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from rest_framework import serializers
@@ -95,21 +99,26 @@ class ServiceCheckedForm(ModelForm):
 
 
 # Vendors (6.1) -----------------------------------------------------------------------------------
-def with_vendor_figures(qs):
-    """Each vendor with its contacts and its contracts not ended, in the same query."""
-    today = timezone.localdate()
-    current = (
-        Contract.objects.filter(vendor=OuterRef("pk"), voided_at__isnull=True, end_on__gte=today)
-        .order_by()
-        .values("vendor")
-        .annotate(n=Count("pk"))
-        .values("n")
+def _vendor_count(rows):
+    """How many of ``rows`` (a vendor's, through their ``vendor`` column) each vendor has:
+    a correlated subquery, 0 when none."""
+    counted = rows.filter(vendor=OuterRef("pk")).order_by().values("vendor")
+    return Coalesce(
+        Subquery(counted.annotate(n=Count("pk")).values("n"), output_field=IntegerField()),
+        Value(0),
+        output_field=IntegerField(),
     )
+
+
+def with_vendor_figures(qs):
+    """Each vendor with its contacts and its contracts not ended, in the same query: both
+    counted by correlated subqueries, so that the page counts its 50 vendors and the
+    paginator's COUNT does not wrap a join of every vendor grouped."""
+    today = timezone.localdate()
+    current = Contract.objects.filter(voided_at__isnull=True, end_on__gte=today)
     return qs.annotate(
-        contact_count=Count("contacts", distinct=True),
-        current_contracts=Coalesce(
-            Subquery(current, output_field=IntegerField()), Value(0), output_field=IntegerField()
-        ),
+        contact_count=_vendor_count(VendorContact.objects.all()),
+        current_contracts=_vendor_count(current),
     )
 
 
@@ -430,11 +439,65 @@ def _terms_text(contract) -> str:
     return str(_("已訂定"))
 
 
+class OwnerFilter(df.ModelChoiceFilter):
+    """承辦人: its choices are labelled from the person read with the login (no query each)."""
+
+    field_class = UserChoiceField
+
+
+def owner_choices(request=None):
+    """The logins who may own a contract, and those who own a contract now (a former
+    officer's contracts stay findable), each with their person: one query, whatever the
+    number of logins."""
+    return (
+        get_user_model()
+        .objects.filter(
+            Q(pk__in=vendors.owners().values("pk"))
+            | Q(pk__in=Contract.objects.filter(voided_at__isnull=True).values("owner_id"))
+        )
+        .select_related("person")
+        .order_by("username")
+    )
+
+
+class QuickSelect(forms.Select):
+    """A select of many rows (a model choice field's) whose options are written in Python
+    from ``(pk, label_field)`` rows, not through one widget template and one model instance
+    each: 2,000 vendors take a few ms instead of about 150 ms."""
+
+    label_field = "name"
+
+    def option_rows(self):
+        choices = self.choices
+        queryset = getattr(choices, "queryset", None)
+        if queryset is None:
+            return list(choices)
+        empty = choices.field.empty_label
+        rows = [("", empty)] if empty is not None else []
+        return rows + list(queryset.values_list("pk", self.label_field))
+
+    def render(self, name, value, attrs=None, renderer=None):
+        final = self.build_attrs(self.attrs, {**(attrs or {}), "name": name})
+        chosen = set(self.format_value(value))
+        options = []
+        for option_value, label in self.option_rows():
+            text = "" if option_value is None else str(option_value)
+            value_attr = text if isinstance(option_value, int) else html.escape(text)
+            selected = " selected" if text in chosen else ""
+            options.append(
+                f'<option value="{value_attr}"{selected}>{html.escape(str(label))}</option>'
+            )
+        return mark_safe(f"<select{flatatt(final)}>{''.join(options)}</select>")
+
+
 class ContractFilterSet(FilterSet):
     search_fields = ("title", "number", "vendor__name", "services", "notes")
     vendor = df.ModelChoiceFilter(
-        label=gettext_lazy("委外廠商"), queryset=Vendor.objects.order_by("name")
+        label=gettext_lazy("委外廠商"),
+        queryset=Vendor.objects.order_by("name", "id"),
+        widget=QuickSelect,
     )
+    owner = OwnerFilter(label=gettext_lazy("承辦人"), queryset=owner_choices)
     state = df.ChoiceFilter(label=gettext_lazy("狀態"), choices=STATE_CHOICES, method="by_state")
     terms_missing = df.ChoiceFilter(
         label=gettext_lazy("未訂資安或保密條款"),

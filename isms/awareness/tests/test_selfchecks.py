@@ -188,6 +188,32 @@ class TestSelfCheckRegister(EveryEntryNamesTheActor, RegisterContract):
         }
 
 
+def test_the_list_counts_failed_and_pending_answers_of_each_check(client_for):
+    """The counts are subqueries of each check (the page's 50), not a join of every check
+    with its answers grouped before the sort."""
+    clean = sample_check(unit_of("人事室"))
+    two_failed = sample_check(unit_of("總務處"))
+    first, second = two_failed.results.order_by("id")[:2]
+    SelfCheckResult.objects.filter(pk__in=[first.pk, second.pk]).update(ok=False, note="未上鎖")
+    SelfCheckResult.objects.filter(pk=first.pk).update(
+        resolution="已上鎖", resolved_at=timezone.now()
+    )
+    rows = {c.pk: c for c in SelfCheckRegister.base_queryset()}
+    assert (rows[clean.pk].fail_count, rows[clean.pk].pending_count) == (0, 0)
+    assert (rows[two_failed.pk].fail_count, rows[two_failed.pk].pending_count) == (2, 1)
+    query = SelfCheckRegister.base_queryset().query
+    assert query.group_by is None
+    assert 'JOIN "awareness_selfcheckresult"' not in str(query)
+
+    c = client_for(SUPERVISOR)
+    page = c.get(reverse("awareness:selfcheck_list"), {"sort": "-fail_count"})
+    listing = page.context["page_obj"].object_list
+    assert [(x.pk, x.fail_count, x.pending_count) for x in listing] == [
+        (two_failed.pk, 2, 1),
+        (clean.pk, 0, 0),
+    ]
+
+
 # The rules ----------------------------------------------------------------------------------
 @pytest.fixture
 def officer():

@@ -3,6 +3,7 @@ requirements, the requirements' rules, the hours duty, pages and API per role.""
 
 import datetime as dt
 import json
+import re
 from decimal import Decimal
 
 import pytest
@@ -350,6 +351,44 @@ class TestHoursReport:
         body = b"".join(csv.streaming_content) if csv.streaming else csv.content
         assert body.startswith(b"\xef\xbb\xbf") and "測試p3".encode() in body
         assert AuditEntry.objects.count() == entries + 1
+
+    def test_the_page_lists_each_person_escaped_with_their_standing(self, client_for, make_user):
+        """The people table (built in Python): names escaped, each requirement with its
+        hours and badge, the short in a warning colour; the markup the browser tests read."""
+        odd_unit = Unit.objects.create(name="資訊<組>", code="odd")
+        odd = staff_member(make_user, "odd", STAFF, unit=odd_unit)
+        Person.objects.filter(pk=odd.pk).update(name="<b>黃</b>&小明")
+        done = staff_member(make_user, "done", STAFF)
+        attend(session(hours=Decimal("1.5")), odd)
+        attend(session(hours=Decimal("3"), kind="management"), done)
+        c = client_for(SUPERVISOR)
+        url = reverse("awareness:training_hours")
+        html = re.sub(r"\s+", " ", c.get(url, {"year": "115"}).content.decode())
+        html = html.replace("> <", "><")
+        people = html.split("data-people>", 1)[1].split("</table>", 1)[0]
+
+        def row(person):
+            return people.split(f'<tr data-person="{person.pk}"', 1)[1].split("</tr>", 1)[0]
+
+        short = row(odd)
+        assert short.startswith(' class="table-warning">')
+        assert "<td>&lt;b&gt;黃&lt;/b&gt;&amp;小明</td><td>資訊&lt;組&gt;</td>" in short
+        assert '<td class="text-end">1.5</td><td class="text-end">0</td>' in short
+        assert (
+            '<div data-requirement="all" data-met="0">全體教職員 1.5/3 '
+            '<span class="badge text-bg-danger">差 1.5 小時</span></div>'
+        ) in short
+        met = row(done)
+        assert met.startswith("><td>") and "<td>—</td>" in met
+        assert (
+            '<div data-requirement="all" data-met="1">全體教職員 3/3 '
+            '<span class="badge text-bg-success">已達成</span></div>'
+        ) in met
+        empty = c.get(url, {"year": "114"}).content.decode()
+        assert "沒有符合條件的人員。" not in empty  # every staff member is listed, 0 hours
+        vacant = Unit.objects.create(name="空單位", code="vacant")
+        nobody = c.get(url, {"year": "115", "unit": vacant.pk}).content.decode()
+        assert "沒有符合條件的人員。" in nobody
 
     @pytest.mark.parametrize(
         ("role", "status"), [(SECURITY_OFFICER, 200), (SUPERVISOR, 200), (STAFF, 403)]

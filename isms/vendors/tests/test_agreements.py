@@ -149,6 +149,18 @@ class TestAgreementRegister(RegisterContract):
 
 
 # Who may write; the ID number -----------------------------------------------------------
+def test_the_register_is_read_in_an_indexed_order(officer):
+    """The list pages read 50 agreements in the register's order without sorting them all
+    (29,000 on the bench: 240 ms a page without the index, 2 ms with it)."""
+    assert list(AgreementRegister.ordering) in [list(i.fields) for i in Agreement._meta.indexes]
+    for _ in range(3):
+        sealed_a8()
+    if connection.vendor == "sqlite":
+        page = AgreementRegister.base_queryset().filter(voided_at__isnull=True)[:50]
+        plan = page.explain()
+        assert "vendors_agreement_order_idx" in plan and "TEMP B-TREE" not in plan, plan
+
+
 class TestRules:
     def test_only_the_security_officer_writes(self, make_user):
         for role in (SUPERVISOR, PRINCIPAL, SYSADMIN):
@@ -645,6 +657,46 @@ class TestFindings:
     def test_readers_only(self, client_for):
         assert self.page(client_for(SUPERVISOR)).status_code == 200
         assert self.page(client_for(SYSADMIN)).status_code == 403
+
+    def test_a_vendors_figures_from_several_contracts_and_agreements(self, officer):
+        """Each figure of a vendor is read apart (correlated subqueries): its agreements are
+        not joined with its contracts and counted once per contract."""
+        v = vendor(name="三份合約廠商")
+        contract(officer, v, start=dt.date(2024, 1, 1), end=dt.date(2024, 12, 31))
+        contract(officer, v, start=dt.date(2025, 1, 1), end=dt.date(2025, 12, 31))
+        now_running = contract(officer, v, start=dt.date(2026, 1, 1), end=dt.date(2026, 12, 31))
+        contract(officer, v, start=dt.date(2027, 1, 1), end=dt.date(2027, 12, 31))
+        voided = contract(officer, v, start=dt.date(2023, 1, 1), end=dt.date(2026, 12, 31))
+        Contract.objects.filter(pk=voided.pk).update(voided_at=NOW)
+        signed = {"form": Form.A9, "vendor": v, "status": Agreement.Status.SIGNED}
+        Agreement.objects.create(
+            **signed, signed_on=dt.date(2024, 1, 5), valid_until=dt.date(2024, 12, 31)
+        )
+        Agreement.objects.create(
+            **signed, signed_on=dt.date(2025, 1, 5), valid_until=dt.date(2025, 12, 31)
+        )
+        draft = Agreement.objects.create(form=Form.A9, vendor=v)
+        idle = vendor(name="沒有執行中合約")
+        contract(officer, idle, start=dt.date(2024, 1, 1), end=dt.date(2024, 12, 31))
+
+        rows = list(agreements.vendors_needing())
+        assert [r.pk for r in rows] == [v.pk]
+        row = rows[0]
+        assert row.signed is None
+        assert row.lapsed_on == dt.date(2025, 12, 31)
+        assert row.draft_id == draft.pk
+        assert row.first_start == dt.date(2024, 1, 1)  # the voided contract does not count
+        assert row.running_contract == now_running.pk
+        [a9] = [s for s in agreements.findings() if s["form"] == Form.A9]
+        assert [r["subject"].pk for r in a9["rows"]] == [v.pk]
+        assert a9["rows"][0]["need_on"] == dt.date(2024, 1, 1)
+        sql = str(agreements.vendors_needing().query)
+        assert 'JOIN "vendors_contract"' not in sql
+
+        Agreement.objects.create(**signed, signed_on=dt.date(2026, 1, 5))
+        row = agreements.vendors_needing().get()
+        assert row.signed == dt.date(2026, 1, 5)
+        assert not next(s for s in agreements.findings() if s["form"] == Form.A9)["rows"]
 
     def test_the_add_page_takes_the_prefill(self, officer_client):
         p = person()

@@ -3,11 +3,14 @@ the vendor's people's accounts when a contract ends or a person leaves it, and t
 
 import datetime as dt
 import json
+import re
 
 import pytest
 import time_machine
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from isms.audit.models import AuditEntry
 from isms.compliance import engine
@@ -229,6 +232,60 @@ def test_the_list_filters_and_flags_contracts_without_terms(client_for):
     assert "未訂資安或保密條款" in page
     page = c.get("/vendors/contracts/", {"terms_missing": "no"}).content.decode()
     assert flagged.title not in page and "條款齊全" in page
+
+
+def contract_list_queries(c, **params) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert c.get("/vendors/contracts/", params).status_code == 200
+    return len(queries)
+
+
+def test_the_list_page_queries_do_not_grow_with_the_logins(client_for, make_user):
+    """The 承辦人 filter lists the keepers (and the owners of contracts) with their names,
+    read in the same query: not one query per login with a person."""
+    contract()
+    c = client_for("supervisor")
+    few = contract_list_queries(c)
+    for n in range(6):
+        make_user(f"staff{n}")  # a login with a person, not an owner
+        make_user(f"officer{n}", SECURITY_OFFICER if n % 2 else SYSADMIN)
+    many = contract_list_queries(c)
+    assert many == few
+
+
+def test_the_owner_filter_lists_keepers_and_owners_and_filters(client_for, make_user):
+    mine = contract(title="我的合約", owner=make_user("owner1", SECURITY_OFFICER))
+    former = make_user("former", SYSADMIN)
+    theirs = contract(title="前任的合約", owner=former)
+    former.is_active = False
+    former.save()
+    make_user("teacher")
+    c = client_for("supervisor")
+    page = c.get("/vendors/contracts/").content.decode()
+    owner_select = page.split('name="owner"', 1)[1].split("</select>", 1)[0]
+    assert "測試owner1（owner1）" in owner_select
+    # A former officer who still owns a contract stays a choice; a plain login is not one.
+    assert "測試former（former）" in owner_select
+    assert "teacher" not in owner_select
+    page = c.get("/vendors/contracts/", {"owner": former.pk}).content.decode()
+    assert theirs.title in page and mine.title not in page
+
+
+def test_the_vendor_filter_lists_every_vendor_escaped_and_keeps_the_choice(client_for):
+    tricky = contract(title="特殊名稱廠商的合約", vendor=a_vendor('A&B <"資訊">公司'))
+    other = contract(title="另一家的合約")
+    c = client_for("supervisor")
+    page = c.get("/vendors/contracts/", {"vendor": tricky.vendor_id}).content.decode()
+    select = page.split('name="vendor"', 1)[1].split("</select>", 1)[0]
+    assert '<option value="">全部</option>' in select
+    assert (
+        f'<option value="{tricky.vendor_id}" selected>A&amp;B &lt;&quot;資訊&quot;&gt;公司</option>'
+        in select
+    )
+    assert f'<option value="{other.vendor_id}">{other.vendor.name}</option>' in select
+    tag = re.search(r'<select[^>]*name="vendor"[^>]*>', page).group(0)
+    assert 'id="id_vendor"' in tag and "form-select" in tag
+    assert tricky.title in page and other.title not in page
 
 
 def test_the_api_says_when_terms_are_missing(client_for):

@@ -279,6 +279,30 @@ def test_the_vendor_page_lists_its_contacts_and_contracts(client_for):
     assert "林小姐" in response.content.decode()
 
 
+def test_the_list_counts_contacts_and_current_contracts_of_each_vendor(client_for):
+    """Both counts are subqueries of each vendor: no join of every vendor with its contacts
+    grouped, neither for the page nor for the paginator's count."""
+    busy = vendor(name="兩位窗口廠商")
+    vendors.save_vendor(busy, actor=keeper(), contacts=[{"name": "林小姐"}, {"name": "陳先生"}])
+    quiet = vendor(name="無窗口廠商")
+    owner = keeper()
+    for start, end in ((dt.date(2025, 1, 1), dt.date(2025, 12, 31)),) + (
+        (dt.date(2026, 1, 1), dt.date(2026, 12, 31)),
+    ) * 3:
+        Contract.objects.create(
+            vendor=busy, title="維護", services="維護", start_on=start, end_on=end, owner=owner
+        )
+    rows = {v.pk: v for v in VendorRegister.base_queryset()}
+    assert (rows[busy.pk].contact_count, rows[busy.pk].current_contracts) == (2, 3)
+    assert (rows[quiet.pk].contact_count, rows[quiet.pk].current_contracts) == (0, 0)
+    query = VendorRegister.base_queryset().query
+    assert query.group_by is None
+    assert 'JOIN "vendors_vendorcontact"' not in str(query)
+    page = client_for("supervisor").get("/vendors/vendors/", {"sort": "-contact_count"})
+    listing = page.context["page_obj"].object_list
+    assert [(v.pk, v.contact_count) for v in listing] == [(busy.pk, 2), (quiet.pk, 0)]
+
+
 # API ------------------------------------------------------------------------------------
 def api(client_for, role=SECURITY_OFFICER):
     from isms.core import services
