@@ -337,7 +337,10 @@ class PaperTransfer(VoidableModel):
         verbose_name = _("紙本個資轉交紀錄")
         verbose_name_plural = _("紙本個資轉交紀錄")
         ordering = ["-handed_at", "-id"]
-        indexes = [models.Index(fields=["received_at", "handed_at"])]
+        indexes = [
+            models.Index(fields=["received_at", "handed_at"]),
+            models.Index(fields=["-handed_at", "-id"], name="privacy_transfer_order_idx"),
+        ]
 
     def __str__(self):
         if self.handed_at is None:
@@ -424,7 +427,10 @@ class SubjectRequest(VoidableModel):
         verbose_name = _("當事人權利請求")
         verbose_name_plural = _("當事人權利請求")
         ordering = ["-received_at", "-id"]
-        indexes = [models.Index(fields=["replied_at", "received_at"])]
+        indexes = [
+            models.Index(fields=["replied_at", "received_at"]),
+            models.Index(fields=["-received_at", "-id"], name="privacy_request_order_idx"),
+        ]
 
     def __str__(self):
         return f"{self.number} {self.requester_name}"
