@@ -29,7 +29,7 @@ from rest_framework.validators import UniqueValidator
 
 from isms.core.access import Access
 from isms.core.filters import FilterSet, ROCDateFilter
-from isms.core.forms import ModelForm
+from isms.core.forms import ModelForm, checklist_errors
 from isms.core.generic import AddPage, DeletePage, DetailAction, DetailPage, EditPage
 from isms.core.models import Unit
 from isms.core.registers import Column, Register
@@ -430,16 +430,7 @@ class SelfCheckForm(ModelForm):
         try:
             return selfchecks.check_save(check, self.answers(), actor=self.request.user)
         except ValidationError as error:
-            raise ValidationError(form_errors(error.message_dict)) from None
-
-
-def form_errors(errors: dict) -> dict:
-    """The service's ``items.<pk>`` keys as the checklist's ``result_<pk>``."""
-    out = {}
-    for name, messages_ in errors.items():
-        key = f"result_{name[6:]}" if name.startswith("items.") else name
-        out.setdefault(key, []).extend(messages_)
-    return out
+            raise ValidationError(checklist_errors(error.message_dict)) from None
 
 
 def api_errors(error) -> serializers.ValidationError:

@@ -51,6 +51,16 @@ class ModelForm(forms.ModelForm):
 ROC_MOMENT_HELP = _("民國年/月/日 時:分，例如 115/11/28 14:05（24 小時制）。")
 
 
+def checklist_errors(errors: dict) -> dict:
+    """A checklist service's ``items.<key>`` errors as the form's ``result_<key>`` fields
+    (the other fields' errors unchanged): a room inspection, an office self-check."""
+    out = {}
+    for name, messages_ in errors.items():
+        key = f"result_{name[6:]}" if name.startswith("items.") else name
+        out.setdefault(key, []).extend(messages_)
+    return out
+
+
 def boolean_radio(label, choices, *, initial: bool, help_text=""):
     """A yes/no question as radio buttons: ``choices`` are (bool, label) in the order shown;
     nothing chosen counts as ``initial``."""

@@ -38,7 +38,7 @@ from rest_framework.response import Response
 from isms.core import roc
 from isms.core.access import Access, can
 from isms.core.filters import FilterSet, ROCDateFilter
-from isms.core.forms import ModelForm
+from isms.core.forms import ModelForm, checklist_errors
 from isms.core.generic import (
     AddPage,
     DetailAction,
@@ -747,16 +747,7 @@ class InspectionForm(ModelForm):
         try:
             return rooms.save_inspection(inspection, self.results(), actor=self.request.user)
         except ValidationError as error:
-            raise ValidationError(form_errors(error.message_dict)) from None
-
-
-def form_errors(errors: dict) -> dict:
-    """The service's ``items.<control>`` keys as the checklist's ``result_<control>``."""
-    out = {}
-    for name, messages_ in errors.items():
-        key = f"result_{name[6:]}" if name.startswith("items.") else name
-        out.setdefault(key, []).extend(messages_)
-    return out
+            raise ValidationError(checklist_errors(error.message_dict)) from None
 
 
 def api_errors(error) -> serializers.ValidationError:
